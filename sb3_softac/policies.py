@@ -1,0 +1,549 @@
+"""Policies for SoftAC: a tanh-squashed Gaussian actor and an ensemble of soft Q critics.
+
+The sampling math (reparameterisation and the tanh change of variables) lives in
+:meth:`SquashedGaussianActor.action_log_prob`; everything else is network plumbing on top of
+Stable-Baselines3's building blocks (features extractors, ``create_mlp``, ``BasePolicy``).
+"""
+
+import math
+from typing import Any
+
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.distributions import StateDependentNoiseDistribution
+from stable_baselines3.common.policies import BaseModel, BasePolicy
+from stable_baselines3.common.preprocessing import get_action_dim
+from stable_baselines3.common.torch_layers import (
+    BaseFeaturesExtractor,
+    CombinedExtractor,
+    FlattenExtractor,
+    NatureCNN,
+    create_mlp,
+    get_actor_critic_arch,
+)
+from stable_baselines3.common.type_aliases import PyTorchObs, Schedule
+from torch import nn
+from torch.nn import functional as F
+
+from sb3_softac.buffers import scalar_keys
+
+# Bounds on the actor's log standard deviation (Haarnoja et al. 2018, as in SB3's SAC).
+LOG_STD_MIN = -20.0
+LOG_STD_MAX = 2.0
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_2 = math.log(2.0)
+
+
+def check_n_critics(n_critics: int) -> None:
+    """
+    Raise a ``ValueError`` unless ``n_critics`` is a positive integer.
+
+    :param n_critics: Number of soft Q networks in the critic ensemble.
+    """
+    if isinstance(n_critics, bool) or not isinstance(n_critics, int) or n_critics < 1:
+        raise ValueError(
+            f"n_critics={n_critics!r} is invalid: SoftAC needs at least one critic. "
+            "Pass an integer >= 1 in policy_kwargs, e.g. policy_kwargs=dict(n_critics=2) (the default)."
+        )
+
+
+def tanh_log_det_jacobian(gaussian_actions: th.Tensor) -> th.Tensor:
+    """
+    ``sum_i log(1 - tanh(u_i)^2)``: the log-determinant of the Jacobian of ``a = tanh(u)``.
+
+    Written as ``2 (log 2 - u - softplus(-2u))``, an identity that stays finite and exact for any ``u``
+    (the naive ``log(1 - tanh(u)^2 + eps)`` saturates to ``log(eps)`` once ``|u| > ~9``).
+
+    :param gaussian_actions: Pre-squash Gaussian sample ``u``, shape (batch, action_dim).
+    :return: Shape (batch,).
+    """
+    return (2.0 * (_LOG_2 - gaussian_actions - F.softplus(-2.0 * gaussian_actions))).sum(dim=-1)
+
+
+class ScalarSafeCombinedExtractor(CombinedExtractor):
+    """
+    SB3's ``CombinedExtractor`` that also accepts 0-d (scalar) ``Box`` entries in a ``Dict`` space.
+
+    SB3 flattens each non-image entry with ``nn.Flatten()``, which fails on the (batch,) tensor of a
+    0-d entry (DMC walker's ``height``, humanoid's ``head_height``). Here every entry is reshaped to
+    (batch, -1) before it reaches its extractor, so a scalar becomes one feature.
+
+    :param observation_space: The Dict observation space.
+    :param cnn_output_dim: Number of features to output from each CNN submodule(s).
+    :param normalized_image: Whether image entries are already normalized (SB3's flag, set by the policy
+        when ``normalize_images=False``).
+    """
+
+    def __init__(self, observation_space: spaces.Dict, cnn_output_dim: int = 256, normalized_image: bool = False) -> None:
+        super().__init__(observation_space, cnn_output_dim=cnn_output_dim, normalized_image=normalized_image)
+        self._scalar_keys = scalar_keys(observation_space)
+
+    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:  # type: ignore[override]
+        encoded = []
+        for key, extractor in self.extractors.items():
+            obs = observations[key]
+            encoded.append(extractor(obs.reshape(-1, 1) if key in self._scalar_keys else obs))
+        return th.cat(encoded, dim=1)
+
+
+class SquashedGaussianActor(BasePolicy):
+    """
+    The SAC actor: ``a = tanh(u)``, ``u ~ N(mu(s), sigma(s)^2)`` (or gSDE noise when ``use_sde``).
+
+    :param observation_space: Observation space.
+    :param action_space: Action space (a bounded ``Box``).
+    :param net_arch: Hidden layer sizes of the policy MLP.
+    :param features_extractor: Network that turns observations into a feature vector.
+    :param features_dim: Number of features ``features_extractor`` outputs.
+    :param activation_fn: Activation between hidden layers.
+    :param use_sde: Use generalized State-Dependent Exploration instead of independent Gaussian noise.
+    :param log_std_init: Initial value of the gSDE log standard deviation.
+    :param full_std: gSDE: one std per (feature, action) pair instead of one per feature.
+    :param use_expln: gSDE: use ``expln`` instead of ``exp`` to keep the std positive without blowing up.
+    :param clip_mean: gSDE: clip the pre-squash mean to ``[-clip_mean, clip_mean]`` (0 disables it).
+    :param normalize_images: Whether to divide images by 255.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        net_arch: list[int],
+        features_extractor: BaseFeaturesExtractor,
+        features_dim: int,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        use_sde: bool = False,
+        log_std_init: float = -3,
+        full_std: bool = True,
+        use_expln: bool = False,
+        clip_mean: float = 2.0,
+        normalize_images: bool = True,
+    ) -> None:
+        super().__init__(
+            observation_space,
+            action_space,
+            features_extractor=features_extractor,
+            normalize_images=normalize_images,
+            squash_output=True,
+        )
+        self.use_sde = use_sde
+        self.net_arch = net_arch
+        self.features_dim = features_dim
+        self.activation_fn = activation_fn
+        self.log_std_init = log_std_init
+        self.use_expln = use_expln
+        self.full_std = full_std
+        self.clip_mean = clip_mean
+
+        action_dim = get_action_dim(self.action_space)
+        self.latent_pi = nn.Sequential(*create_mlp(features_dim, -1, net_arch, activation_fn))
+        last_layer_dim = net_arch[-1] if len(net_arch) > 0 else features_dim
+
+        self.action_dist: StateDependentNoiseDistribution | None = None
+        if use_sde:
+            # SB3's gSDE supplies the Gaussian part; the tanh squash is applied here like the plain case.
+            self.action_dist = StateDependentNoiseDistribution(
+                action_dim, full_std=full_std, use_expln=use_expln, learn_features=True, squash_output=False
+            )
+            self.mu, self.log_std = self.action_dist.proba_distribution_net(
+                latent_dim=last_layer_dim, latent_sde_dim=last_layer_dim, log_std_init=log_std_init
+            )
+            if clip_mean > 0.0:
+                self.mu = nn.Sequential(self.mu, nn.Hardtanh(min_val=-clip_mean, max_val=clip_mean))
+        else:
+            self.mu = nn.Linear(last_layer_dim, action_dim)
+            self.log_std = nn.Linear(last_layer_dim, action_dim)  # type: ignore[assignment]
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            dict(
+                net_arch=self.net_arch,
+                features_dim=self.features_dim,
+                activation_fn=self.activation_fn,
+                use_sde=self.use_sde,
+                log_std_init=self.log_std_init,
+                full_std=self.full_std,
+                use_expln=self.use_expln,
+                features_extractor=self.features_extractor,
+                clip_mean=self.clip_mean,
+            )
+        )
+        return data
+
+    def get_std(self) -> th.Tensor:
+        """
+        Standard deviation of the gSDE noise (logged by SB3 as ``train/std``).
+
+        :return: The std matrix of the exploration weights.
+        """
+        if self.action_dist is None:
+            raise ValueError(f"get_std() is only defined with gSDE (use_sde=True); this actor has use_sde={self.use_sde}.")
+        return self.action_dist.get_std(self.log_std)  # type: ignore[arg-type]
+
+    def reset_noise(self, batch_size: int = 1) -> None:
+        """
+        Sample new gSDE exploration weights.
+
+        :param batch_size: Number of noise matrices (one per environment).
+        """
+        if self.action_dist is None:
+            raise ValueError(f"reset_noise() is only defined with gSDE (use_sde=True); this actor has use_sde={self.use_sde}.")
+        self.action_dist.sample_weights(self.log_std, batch_size=batch_size)  # type: ignore[arg-type]
+
+    def gaussian_params(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """
+        Mean and log-std of the pre-squash Gaussian, and the latent features gSDE needs.
+
+        :param obs: Observations.
+        :return: ``(mean, log_std, latent_pi)``; with gSDE ``log_std`` is the exploration parameter.
+        """
+        features = self.extract_features(obs, self.features_extractor)
+        latent_pi = self.latent_pi(features)
+        mean = self.mu(latent_pi)
+        if self.use_sde:
+            return mean, self.log_std, latent_pi  # type: ignore[return-value]
+        return mean, self.log_std(latent_pi).clamp(LOG_STD_MIN, LOG_STD_MAX), latent_pi
+
+    def _sample_gaussian(self, mean: th.Tensor, log_std: th.Tensor, latent_pi: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """Reparameterised ``u = mu + sigma * eps`` and its Gaussian log-density ``log N(u; mu, sigma)`` (summed)."""
+        if self.action_dist is not None:
+            distribution = self.action_dist.proba_distribution(mean, log_std, latent_pi)
+            gaussian_actions = distribution.sample()
+            return gaussian_actions, distribution.log_prob(gaussian_actions)
+        noise = th.randn_like(mean)
+        gaussian_actions = mean + log_std.exp() * noise
+        log_prob = (-0.5 * noise.pow(2) - log_std - _HALF_LOG_2PI).sum(dim=-1)
+        return gaussian_actions, log_prob
+
+    def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        """
+        Actions in [-1, 1] for acting: ``tanh(mu)`` when deterministic, else a sample (no log-prob computed).
+
+        :param obs: Observations.
+        :param deterministic: Return the mode instead of a sample.
+        :return: Squashed actions, shape (batch, action_dim).
+        """
+        mean, log_std, latent_pi = self.gaussian_params(obs)
+        if deterministic:
+            return th.tanh(mean)
+        if self.action_dist is not None:
+            return th.tanh(self.action_dist.proba_distribution(mean, log_std, latent_pi).sample())
+        return th.tanh(mean + log_std.exp() * th.randn_like(mean))
+
+    def action_log_prob(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor]:
+        """
+        Reparameterised sample ``a = tanh(u)`` and its log-likelihood under the squashed policy.
+
+        Change of variables: ``log pi(a|s) = log N(u; mu, sigma) - sum_i log(1 - tanh(u_i)^2)``.
+
+        :param obs: Observations.
+        :return: ``(actions, log_prob)`` of shapes (batch, action_dim) and (batch,); differentiable in the actor.
+        """
+        gaussian_actions, gaussian_log_prob = self._sample_gaussian(*self.gaussian_params(obs))
+        return th.tanh(gaussian_actions), gaussian_log_prob - tanh_log_det_jacobian(gaussian_actions)
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        return self(observation, deterministic)
+
+
+class EnsembleLinear(nn.Module):
+    """
+    ``n`` independent linear layers evaluated as one batched matmul.
+
+    Each member is initialised like ``nn.Linear`` (uniform in ``+-1/sqrt(in_features)``).
+
+    :param n_members: Number of independent layers.
+    :param in_features: Input size.
+    :param out_features: Output size.
+    """
+
+    def __init__(self, n_members: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.n_members, self.in_features, self.out_features = n_members, in_features, out_features
+        bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
+        self.weight = nn.Parameter(th.empty(n_members, in_features, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(th.empty(n_members, 1, out_features).uniform_(-bound, bound))
+
+    def forward(self, x: th.Tensor) -> th.Tensor:
+        """
+        :param x: Shape (n_members, batch, in_features).
+        :return: Shape (n_members, batch, out_features).
+        """
+        return th.baddbmm(self.bias, x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"n_members={self.n_members}, in_features={self.in_features}, out_features={self.out_features}"
+
+
+class SoftQEnsemble(BaseModel):
+    """
+    ``n_critics`` soft Q networks ``Q_i(s, a)`` sharing one features extractor, computed in one pass.
+
+    ``forward`` returns a tuple of (batch, 1) tensors, like SB3's ``ContinuousCritic``;
+    :meth:`q_values` returns the stacked (n_critics, batch, 1) tensor the update uses.
+
+    :param observation_space: Observation space.
+    :param action_space: Action space.
+    :param net_arch: Hidden layer sizes of each Q network.
+    :param features_extractor: Network that turns observations into a feature vector.
+    :param features_dim: Number of features ``features_extractor`` outputs.
+    :param activation_fn: Activation between hidden layers.
+    :param normalize_images: Whether to divide images by 255.
+    :param n_critics: Number of Q networks (2 for clipped double-Q).
+    :param share_features_extractor: The extractor belongs to the actor: the critic loss must not
+        update it, so features are computed without gradient.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        net_arch: list[int],
+        features_extractor: BaseFeaturesExtractor,
+        features_dim: int,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        normalize_images: bool = True,
+        n_critics: int = 2,
+        share_features_extractor: bool = True,
+    ) -> None:
+        super().__init__(observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images)
+        check_n_critics(n_critics)
+        self.n_critics = n_critics
+        self.share_features_extractor = share_features_extractor
+        sizes = [features_dim + get_action_dim(self.action_space), *net_arch, 1]
+        layers: list[nn.Module] = []
+        for in_size, out_size in zip(sizes[:-1], sizes[1:]):
+            layers += [EnsembleLinear(n_critics, in_size, out_size), activation_fn()]
+        self.q_net = nn.Sequential(*layers[:-1])  # no activation after the output layer
+
+    def q_values(self, obs: PyTorchObs, actions: th.Tensor) -> th.Tensor:
+        """
+        :param obs: Observations.
+        :param actions: Actions in [-1, 1], shape (batch, action_dim).
+        :return: Q values of every critic, shape (n_critics, batch, 1).
+        """
+        if self.share_features_extractor:
+            with th.no_grad():
+                features = self.extract_features(obs, self.features_extractor)
+        else:
+            features = self.extract_features(obs, self.features_extractor)
+        critic_input = th.cat([features, actions], dim=1)
+        return self.q_net(critic_input.expand(self.n_critics, *critic_input.shape))
+
+    def forward(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor, ...]:
+        """
+        :param obs: Observations.
+        :param actions: Actions in [-1, 1].
+        :return: One (batch, 1) tensor per critic.
+        """
+        return tuple(self.q_values(obs, actions).unbind(dim=0))
+
+    def q1_forward(self, obs: PyTorchObs, actions: th.Tensor) -> th.Tensor:
+        """
+        :param obs: Observations.
+        :param actions: Actions in [-1, 1].
+        :return: The first critic's Q values, shape (batch, 1).
+        """
+        return self.q_values(obs, actions)[0]
+
+
+class SoftACPolicy(BasePolicy):
+    """
+    Actor, critic ensemble and target critics for SoftAC; accepts SB3 SAC's ``policy_kwargs``.
+
+    :param observation_space: Observation space.
+    :param action_space: Action space (a bounded ``Box``).
+    :param lr_schedule: Learning rate schedule (could be constant).
+    :param net_arch: Hidden sizes, shared (``[256, 256]``) or per network (``dict(pi=[...], qf=[...])``).
+    :param activation_fn: Activation function.
+    :param use_sde: Whether to use State Dependent Exploration or not.
+    :param log_std_init: Initial value for the log standard deviation (gSDE).
+    :param use_expln: gSDE: use ``expln()`` instead of ``exp()`` to keep the std positive.
+    :param clip_mean: gSDE: clip the mean output to avoid numerical instability (0 disables it).
+    :param features_extractor_class: Features extractor to use.
+    :param features_extractor_kwargs: Keyword arguments to pass to the features extractor.
+    :param normalize_images: Whether to normalize images or not, dividing by 255.0 (True by default).
+    :param optimizer_class: The optimizer to use, ``th.optim.Adam`` by default.
+    :param optimizer_kwargs: Additional keyword arguments, excluding the learning rate, to pass to the optimizer.
+    :param n_critics: Number of critic networks to create.
+    :param share_features_extractor: Whether to share or not the features extractor between the actor and
+        the critic (the critic then does not train it).
+    """
+
+    actor: SquashedGaussianActor
+    critic: SoftQEnsemble
+    critic_target: SoftQEnsemble
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Box,
+        lr_schedule: Schedule,
+        net_arch: list[int] | dict[str, list[int]] | None = None,
+        activation_fn: type[nn.Module] = nn.ReLU,
+        use_sde: bool = False,
+        log_std_init: float = -3,
+        use_expln: bool = False,
+        clip_mean: float = 2.0,
+        features_extractor_class: type[BaseFeaturesExtractor] = FlattenExtractor,
+        features_extractor_kwargs: dict[str, Any] | None = None,
+        normalize_images: bool = True,
+        optimizer_class: type[th.optim.Optimizer] = th.optim.Adam,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        n_critics: int = 2,
+        share_features_extractor: bool = False,
+    ) -> None:
+        super().__init__(
+            observation_space,
+            action_space,
+            features_extractor_class,
+            features_extractor_kwargs,
+            optimizer_class=optimizer_class,
+            optimizer_kwargs=optimizer_kwargs,
+            squash_output=True,
+            normalize_images=normalize_images,
+        )
+        check_n_critics(n_critics)
+        if net_arch is None:
+            net_arch = [256, 256]
+        actor_arch, critic_arch = get_actor_critic_arch(net_arch)
+        self.net_arch = net_arch
+        self.activation_fn = activation_fn
+        self.use_sde = use_sde
+        self.log_std_init = log_std_init
+        self.use_expln = use_expln
+        self.clip_mean = clip_mean
+        self.n_critics = n_critics
+        self.share_features_extractor = share_features_extractor
+        self._actor_arch, self._critic_arch = actor_arch, critic_arch
+        self._build(lr_schedule)
+
+    def _build(self, lr_schedule: Schedule) -> None:
+        self.actor = self.make_actor()
+        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+        if self.share_features_extractor:
+            self.critic = self.make_critic(features_extractor=self.actor.features_extractor)
+            # The shared extractor is trained by the actor loss only.
+            critic_parameters = [p for name, p in self.critic.named_parameters() if "features_extractor" not in name]
+        else:
+            self.critic = self.make_critic()
+            critic_parameters = list(self.critic.parameters())
+        self.critic.optimizer = self.optimizer_class(critic_parameters, lr=lr_schedule(1), **self.optimizer_kwargs)
+
+        # Target networks never share the extractor and are never trained by gradient.
+        self.critic_target = self.make_critic()
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.set_training_mode(False)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            dict(
+                net_arch=self.net_arch,
+                activation_fn=self.activation_fn,
+                use_sde=self.use_sde,
+                log_std_init=self.log_std_init,
+                use_expln=self.use_expln,
+                clip_mean=self.clip_mean,
+                n_critics=self.n_critics,
+                lr_schedule=self._dummy_schedule,  # not needed to load the policy alone
+                optimizer_class=self.optimizer_class,
+                optimizer_kwargs=self.optimizer_kwargs,
+                features_extractor_class=self.features_extractor_class,
+                features_extractor_kwargs=self.features_extractor_kwargs,
+                share_features_extractor=self.share_features_extractor,
+            )
+        )
+        return data
+
+    def reset_noise(self, batch_size: int = 1) -> None:
+        """
+        Sample new weights for the exploration matrix, when using gSDE.
+
+        :param batch_size: Number of noise matrices (one per environment).
+        """
+        self.actor.reset_noise(batch_size=batch_size)
+
+    def make_actor(self, features_extractor: BaseFeaturesExtractor | None = None) -> SquashedGaussianActor:
+        """
+        :param features_extractor: Extractor to use; a new one is built when ``None``.
+        :return: A new actor on the policy's device.
+        """
+        extractor = features_extractor or self.make_features_extractor()
+        return SquashedGaussianActor(
+            self.observation_space,
+            self.action_space,  # type: ignore[arg-type]
+            net_arch=self._actor_arch,
+            features_extractor=extractor,
+            features_dim=extractor.features_dim,
+            activation_fn=self.activation_fn,
+            use_sde=self.use_sde,
+            log_std_init=self.log_std_init,
+            use_expln=self.use_expln,
+            clip_mean=self.clip_mean,
+            normalize_images=self.normalize_images,
+        ).to(self.device)
+
+    def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> SoftQEnsemble:
+        """
+        :param features_extractor: The actor's extractor to share; a new one is built when ``None``.
+        :return: A new critic ensemble on the policy's device.
+        """
+        extractor = features_extractor or self.make_features_extractor()
+        return SoftQEnsemble(
+            self.observation_space,
+            self.action_space,  # type: ignore[arg-type]
+            net_arch=self._critic_arch,
+            features_extractor=extractor,
+            features_dim=extractor.features_dim,
+            activation_fn=self.activation_fn,
+            normalize_images=self.normalize_images,
+            n_critics=self.n_critics,
+            share_features_extractor=features_extractor is not None,
+        ).to(self.device)
+
+    def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        return self._predict(obs, deterministic=deterministic)
+
+    def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
+        return self.actor(observation, deterministic)
+
+    def set_training_mode(self, mode: bool) -> None:
+        """
+        Put the actor and critic in training or evaluation mode (batch norm, dropout).
+
+        :param mode: ``True`` for training mode.
+        """
+        self.actor.set_training_mode(mode)
+        self.critic.set_training_mode(mode)
+        self.training = mode
+
+
+MlpPolicy = SoftACPolicy
+
+
+class CnnPolicy(SoftACPolicy):
+    """
+    :class:`SoftACPolicy` with SB3's ``NatureCNN`` features extractor for image observations.
+
+    Takes the same parameters as :class:`SoftACPolicy`; only the default extractor differs.
+    """
+
+    def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN, **kwargs: Any) -> None:
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+
+
+class MultiInputPolicy(SoftACPolicy):
+    """
+    :class:`SoftACPolicy` for ``Dict`` observations, 0-d entries included (:class:`ScalarSafeCombinedExtractor`).
+
+    Takes the same parameters as :class:`SoftACPolicy`; only the default extractor differs.
+    """
+
+    def __init__(
+        self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = ScalarSafeCombinedExtractor, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+

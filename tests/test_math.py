@@ -1,0 +1,225 @@
+"""The SAC math against independent references: log-likelihood, one full update, targets, temperature."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch as th
+from torch.distributions import Independent, Normal, TransformedDistribution
+from torch.distributions.transforms import TanhTransform
+from torch.nn import functional as F
+
+from sb3_softac import SoftAC
+from sb3_softac.policies import tanh_log_det_jacobian
+
+FAST = dict(learning_starts=50, buffer_size=1000, batch_size=32, policy_kwargs=dict(net_arch=[32, 32]), seed=0)
+
+
+def test_tanh_log_det_jacobian_matches_naive_form_and_stays_finite():
+    u = th.linspace(-8.0, 8.0, 161, dtype=th.float64).reshape(-1, 1)
+    naive = th.log(1.0 - th.tanh(u) ** 2).sum(dim=-1)
+    assert th.allclose(tanh_log_det_jacobian(u), naive, rtol=1e-10, atol=1e-10)
+    # Where float32 tanh(u) rounds to exactly 1, the naive form is -inf; ours is the exact -2|u| + 2 log 2 + o(1).
+    big = th.tensor([[-60.0], [25.0], [100.0]])
+    assert th.isinf(th.log(1.0 - th.tanh(big) ** 2)).all()
+    exact = -2.0 * big.abs().squeeze(-1) + 2.0 * math.log(2.0)
+    assert th.allclose(tanh_log_det_jacobian(big), exact, rtol=1e-6)
+
+
+def test_action_log_prob_matches_torch_tanh_transform():
+    model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
+    obs = th.randn(64, 3)
+    th.manual_seed(0)
+    actions, log_prob = model.actor.action_log_prob(obs)
+    mean, log_std, _ = model.actor.gaussian_params(obs)
+    th.manual_seed(0)
+    reference = TransformedDistribution(Independent(Normal(mean, log_std.exp()), 1), [TanhTransform(cache_size=1)])
+    reference_actions = reference.rsample()  # same noise draw; the cache keeps the exact pre-tanh sample
+    assert th.allclose(actions, reference_actions)
+    assert th.allclose(log_prob, reference.log_prob(reference_actions), atol=1e-5)
+
+
+def test_squashed_density_is_a_numerical_change_of_variables():
+    """For 1-D actions, exp(log pi) integrates to 1 over (-1, 1) and equals p_u(u) / |d tanh(u)/du|."""
+    actor = SoftAC("MlpPolicy", "Pendulum-v1", **FAST).actor
+    with th.no_grad():
+        mean, log_std, _ = actor.gaussian_params(th.randn(1, 3))
+    mean, log_std = mean.double(), log_std.double()
+    u = th.linspace(-12, 12, 200_001, dtype=th.float64).reshape(-1, 1)
+    eps = 1e-6
+    jacobian = (th.tanh(u + eps) - th.tanh(u - eps)) / (2 * eps)  # finite differences, not the closed form
+    p_u = Normal(mean, log_std.exp()).log_prob(u).exp().squeeze(-1)
+    reference_density = p_u / jacobian.squeeze(-1)
+    ours = (Normal(mean, log_std.exp()).log_prob(u).sum(-1) - tanh_log_det_jacobian(u)).exp()
+    assert th.allclose(ours, reference_density, rtol=1e-5)
+    actions = th.tanh(u).squeeze(-1)
+    assert th.trapezoid(ours, actions).item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_log_prob_finite_at_saturated_actions():
+    model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
+    with th.no_grad():
+        model.actor.mu.bias.fill_(30.0)  # tanh(mu) == 1.0 in float32
+        model.actor.mu.weight.zero_()
+    actions, log_prob = model.actor.action_log_prob(th.randn(32, 3))
+    assert th.all(actions.abs() <= 1.0) and th.isfinite(log_prob).all()
+
+
+def reference_update(model: SoftAC, data) -> None:
+    """A straightforward SAC step written independently: separate critics, torch distributions, F.mse_loss."""
+    actor, critic, target = model.actor, model.critic, model.critic_target
+    alpha = model.log_ent_coef.detach().exp()
+
+    def sample(obs):
+        mean, log_std, _ = actor.gaussian_params(obs)
+        dist = TransformedDistribution(Independent(Normal(mean, log_std.exp()), 1), [TanhTransform(cache_size=1)])
+        action = dist.rsample()
+        return action, dist.log_prob(action).reshape(-1, 1)
+
+    actions_pi, log_prob = sample(data.observations)
+    alpha_loss = -(model.log_ent_coef.exp() * (log_prob.detach() + model.target_entropy)).mean()
+    model.ent_coef_optimizer.zero_grad()
+    alpha_loss.backward()
+    model.ent_coef_optimizer.step()
+
+    with th.no_grad():
+        next_actions, next_log_prob = sample(data.next_observations)
+        next_q = th.min(th.cat(target(data.next_observations, next_actions), dim=1), dim=1, keepdim=True).values
+        y = data.rewards + (1 - data.dones) * model.gamma * (next_q - alpha * next_log_prob)
+    critic_loss = 0.5 * sum(F.mse_loss(q, y) for q in critic(data.observations, data.actions))
+    critic.optimizer.zero_grad()
+    critic_loss.backward()
+    critic.optimizer.step()
+
+    q_pi = th.min(th.cat(critic(data.observations, actions_pi), dim=1), dim=1, keepdim=True).values
+    actor_loss = (alpha * log_prob - q_pi).mean()
+    actor.optimizer.zero_grad()
+    actor_loss.backward()
+    actor.optimizer.step()
+
+    with th.no_grad():
+        for p_target, p in zip(target.parameters(), critic.parameters()):
+            p_target.mul_(1 - model.tau).add_(model.tau * p)
+
+
+def test_update_matches_reference_update():
+    """Same parameters (atol 1e-6) after one update of ours and one of the reference, on the same batch and noise."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
+    model.learn(100)
+    reference = copy.deepcopy(model)
+    before = copy.deepcopy(model)
+    data = model.replay_buffer.sample(64)
+    th.manual_seed(5)
+    model._gradient_step(data)
+    model._update_target_networks()
+    th.manual_seed(5)
+    reference_update(reference, data)
+
+    def flat(m):
+        return [*m.policy.parameters(), m.log_ent_coef]
+
+    changed = 0
+    for ours, theirs, initial in zip(flat(model), flat(reference), flat(before)):
+        assert th.allclose(ours, theirs, atol=1e-6, rtol=0), "update differs from the reference"
+        changed += 0 if th.equal(ours, initial) else 1
+    assert changed == len(flat(model)), "every parameter and the temperature moved"
+
+
+def test_truncations_bootstrap_and_terminations_cut():
+    """Pendulum only truncates: every sampled done is 0. MountainCarContinuous terminates at the goal."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
+    model.learn(450)  # two truncated episodes of 200 steps
+    assert model.replay_buffer.timeouts.sum() == 2
+    assert model.replay_buffer.sample(400).dones.sum().item() == 0.0
+
+    import gymnasium as gym
+
+    class TerminatesAtOnce(gym.Wrapper):
+        def step(self, action):
+            obs, reward, _, truncated, info = self.env.step(action)
+            return obs, reward, True, truncated, info
+
+    model = SoftAC("MlpPolicy", TerminatesAtOnce(gym.make("Pendulum-v1")), **FAST)
+    model.learn(60)
+    assert model.replay_buffer.sample(50).dones.min().item() == 1.0
+
+
+@pytest.mark.parametrize("target_entropy, direction", [(5.0, 1), (-50.0, -1)])
+def test_temperature_moves_toward_target_entropy(target_entropy, direction):
+    """Entropy below the target raises alpha; above it lowers alpha."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", ent_coef="auto_0.5", target_entropy=target_entropy, **FAST)
+    model.learn(300)
+    alpha = model.log_ent_coef.exp().item()
+    assert (alpha - 0.5) * direction > 0
+
+
+def test_fixed_temperature_stays_fixed():
+    model = SoftAC("MlpPolicy", "Pendulum-v1", ent_coef=0.2, **FAST)
+    model.learn(300)
+    assert model._entropy_coefficient().item() == pytest.approx(0.2)
+    assert model.log_ent_coef is None
+
+
+def test_polyak_update_and_interval():
+    model = SoftAC("MlpPolicy", "Pendulum-v1", tau=0.25, target_update_interval=3, **FAST)
+    critic = list(model.critic.parameters())
+    target = list(model.critic_target.parameters())
+    with th.no_grad():
+        for p in critic:
+            p.add_(1.0)
+    before = [t.clone() for t in target]
+    model._update_target_networks()
+    for t, b, p in zip(target, before, critic):
+        assert th.allclose(t, 0.75 * b + 0.25 * p)
+    # The interval counts gradient steps over the whole run: 10 steps -> 3 target updates (after steps 3, 6, 9).
+    calls = []
+    model._update_target_networks = lambda: calls.append(model._n_updates)
+    model.learn(60)
+    assert calls == [3, 6, 9]
+
+
+def test_critic_ensemble_members_are_independent():
+    model = SoftAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[8], n_critics=3), seed=0)
+    obs, actions = th.randn(5, 3), th.rand(5, 1) * 2 - 1
+    q = model.critic.q_values(obs, actions)
+    assert q.shape == (3, 5, 1)
+    assert not th.allclose(q[0], q[1])
+    # A gradient on critic 0 touches only member 0's slice of each weight.
+    q[0].sum().backward()
+    for layer in model.critic.q_net:
+        if hasattr(layer, "weight"):
+            assert layer.weight.grad[0].abs().sum() > 0 and layer.weight.grad[1:].abs().sum() == 0
+    assert th.allclose(q[0], model.critic.q1_forward(obs, actions))
+
+
+def test_actor_loss_does_not_touch_critic_gradients():
+    """Each critic weight receives exactly one gradient per update (the critic loss), none from the actor loss."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
+    model.learn(60)
+    accumulations = {name: 0 for name, _ in model.critic.named_parameters()}
+    for name, param in model.critic.named_parameters():
+        param.register_post_accumulate_grad_hook(lambda p, name=name: accumulations.__setitem__(name, accumulations[name] + 1))
+    model._gradient_step(model.replay_buffer.sample(16))
+    assert set(accumulations.values()) == {1}
+    assert all(p.requires_grad for p in model.critic.parameters()), "critic parameters are unfrozen after the actor step"
+
+
+def test_n_step_discounts_used():
+    """The critic target uses the buffer's per-sample gamma^k, and gamma itself without an n-step buffer."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", n_steps=3, gamma=0.9, **FAST)
+    model.learn(100)
+    data = model.replay_buffer.sample(64)
+    assert {round(float(d), 5) for d in data.discounts.unique()} <= {0.9, 0.81, 0.729}
+    assert (data.discounts.round(decimals=6) == 0.729).float().mean() > 0.5
+
+    def critic_after_step(batch):
+        clone = copy.deepcopy(model)
+        th.manual_seed(0)
+        clone._gradient_step(batch)
+        return [p.detach() for p in clone.critic.parameters()]
+
+    as_gamma = critic_after_step(data._replace(discounts=th.full_like(data.discounts, 0.9)))
+    for a, b in zip(as_gamma, critic_after_step(data._replace(discounts=None))):
+        assert th.equal(a, b)
+    assert not all(th.equal(a, b) for a, b in zip(as_gamma, critic_after_step(data)))
