@@ -6,8 +6,12 @@ parser is built, and Optuna trials look the algorithm up in ``HYPERPARAMS_SAMPLE
 to rl_zoo3 unchanged, so every zoo flag keeps working. No algorithm logic lives here.
 """
 
+import argparse
+import ast
+import inspect
 import runpy
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,11 @@ from sb3_softac.softac import SoftAC
 
 ALGO_NAME = "softac"
 _CONF_FLAGS = ("-conf", "--conf-file")
+_PARAMS_FLAGS = ("-params", "--hyperparams")
+# SoftAC hyperparameters a sweep may set as --name=value; seed, device and verbose stay rl_zoo3 flags.
+SWEEPABLE = frozenset(inspect.signature(SoftAC.__init__).parameters) - {"self", "policy", "env", "_init_setup_model", "seed", "device", "verbose", "tensorboard_log"}
+SWEEPABLE |= {"n_timesteps", "n_envs"}
+_TRACKING: dict[str, Any] = {"active": False}
 
 
 def default_config_path() -> Path:
@@ -101,6 +110,25 @@ def _eval_env_uses_yaml_env_kwargs() -> None:
     ExperimentManager._preprocess_hyperparams = preprocess_with_eval_kwargs  # type: ignore[method-assign]
 
 
+def _learn_with_tracking() -> None:
+    """While a ``--track`` run is active, add :class:`~sb3_softac.tracking.WandbTracking` to the zoo's callbacks."""
+    from rl_zoo3.exp_manager import ExperimentManager
+
+    learn = ExperimentManager.learn
+    if getattr(learn, "_softac_tracking", False):
+        return
+
+    def learn_tracked(self: ExperimentManager, model: Any) -> None:
+        if _TRACKING["active"]:
+            from sb3_softac.tracking import WandbTracking
+
+            self.callbacks = [*self.callbacks, WandbTracking(verbose=self.verbose)]
+        learn(self, model)
+
+    learn_tracked._softac_tracking = True  # type: ignore[attr-defined]
+    ExperimentManager.learn = learn_tracked  # type: ignore[method-assign]
+
+
 def register_with_zoo(inference: bool = False) -> None:
     """
     Make ``--algo softac`` known to rl_zoo3 (idempotent).
@@ -116,6 +144,7 @@ def register_with_zoo(inference: bool = False) -> None:
     hyperparams_opt.HYPERPARAMS_SAMPLER[ALGO_NAME] = sample_softac_params
     hyperparams_opt.HYPERPARAMS_CONVERTER[ALGO_NAME] = convert_softac_params
     _eval_env_uses_yaml_env_kwargs()
+    _learn_with_tracking()
 
 
 def with_default_config(argv: list[str]) -> list[str]:
@@ -131,17 +160,90 @@ def with_default_config(argv: list[str]) -> list[str]:
     return argv
 
 
+def _as_python_source(value: str) -> str:
+    """rl_zoo3 evaluates each ``-params`` value: keep literals and ``dict(...)`` as they are, quote plain strings."""
+    if value.startswith("dict("):
+        return value
+    try:
+        ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return repr(value)
+    return value
+
+
+def with_sweep_params(argv: list[str]) -> list[str]:
+    """
+    Turn the ``--name=value`` arguments a ``wandb agent`` passes into rl_zoo3's ``-params name:value``.
+
+    Only SoftAC hyperparameter names (and ``n_timesteps``, ``n_envs``) are taken; they join an
+    existing ``-params`` list (rl_zoo3 keeps only the last ``-params`` flag).
+
+    :param argv: Command-line arguments.
+    :return: The arguments rl_zoo3 understands.
+    """
+    rest, params = [], []
+    for arg in argv:
+        name, sep, value = arg[2:].partition("=")
+        if arg.startswith("--") and sep and name in SWEEPABLE:
+            params.append(f"{name}:{_as_python_source(value)}")
+        else:
+            rest.append(arg)
+    if not params:
+        return argv
+    flag_index = next((i for i, arg in enumerate(rest) if arg in _PARAMS_FLAGS), None)
+    if flag_index is None:
+        return [*rest, "-params", *params]
+    return [*rest[: flag_index + 1], *params, *rest[flag_index + 1 :]]
+
+
+def _tracking_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--track", action="store_true")
+    parser.add_argument("--wandb-project-name", default="sb3")
+    parser.add_argument("--wandb-entity", default=None)
+    parser.add_argument("--wandb-group", default=None)
+    parser.add_argument("-tags", "--wandb-tags", nargs="+", default=[])
+    return parser
+
+
+def _start_tracking(tracking: argparse.Namespace, zoo_argv: list[str]) -> Any:
+    """``--track``: a W&B run (offline without an account) that WandbTracking fills in."""
+    from sb3_softac.tracking import init_wandb
+
+    env_id = next((zoo_argv[i + 1] for i, arg in enumerate(zoo_argv[:-1]) if arg == "--env"), "env")
+    seed = next((zoo_argv[i + 1] for i, arg in enumerate(zoo_argv[:-1]) if arg == "--seed"), "-1")
+    run = init_wandb(
+        project=tracking.wandb_project_name,
+        entity=tracking.wandb_entity,
+        group=tracking.wandb_group,
+        tags=[*tracking.wandb_tags, ALGO_NAME],
+        name=f"{env_id}__{ALGO_NAME}__{seed}__{int(time.time())}",
+        config={"env": env_id, "algo": ALGO_NAME, "command": " ".join(["softac-train", *zoo_argv])},
+    )
+    _TRACKING["active"] = True
+    return run
+
+
 def train_main(argv: list[str] | None = None) -> None:
     """
-    ``rl_zoo3``'s train with ``--algo softac`` registered and the packaged config as default.
+    ``rl_zoo3``'s train with ``--algo softac`` registered, the packaged config as default, ``--track``
+    logging to W&B (offline without an account) and ``wandb agent`` arguments applied as hyperparameters.
 
     :param argv: Arguments (default: ``sys.argv[1:]``).
     """
     register_with_zoo()
     from rl_zoo3.train import train
 
-    sys.argv = [sys.argv[0], *with_default_config(sys.argv[1:] if argv is None else argv)]
-    train()
+    tracking, zoo_argv = _tracking_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    zoo_argv = with_default_config(with_sweep_params(zoo_argv))
+    run = _start_tracking(tracking, zoo_argv) if tracking.track else None
+    sys.argv = [sys.argv[0], *zoo_argv]
+    try:
+        train()
+    finally:
+        if run is not None:
+            _TRACKING["active"] = False
+            run.finish()
 
 
 def enjoy_main(argv: list[str] | None = None) -> None:
