@@ -25,6 +25,7 @@ from stable_baselines3.common.utils import get_parameters_by_name
 from torch import nn
 
 from sb3_softac.buffers import ScalarSafeDictReplayBuffer, scalar_keys
+from sb3_softac.checkpoints import read_policy_state
 from sb3_softac.policies import (
     CnnPolicy,
     MlpPolicy,
@@ -135,6 +136,25 @@ def check_hyperparameters(tau: float, gamma: float, ent_coef: str | float, targe
         raise ValueError(f"target_update_interval={target_update_interval!r} is invalid: it must be an integer >= 1.")
 
 
+class NonFiniteError(FloatingPointError):
+    """A NaN or inf reached training: from the env (observation, reward, action) or from a loss."""
+
+
+def first_non_finite(arrays: dict[str, Any]) -> str | None:
+    """
+    :param arrays: Named numpy arrays (or dicts of them, for Dict observations).
+    :return: The name (``"observation['height']"`` for a Dict entry) of the first one holding a NaN or inf.
+    """
+    for name, value in arrays.items():
+        if isinstance(value, dict):
+            inner = first_non_finite({f"{name}[{key!r}]": item for key, item in value.items()})
+            if inner is not None:
+                return inner
+        elif np.issubdtype(np.asarray(value).dtype, np.floating) and not np.all(np.isfinite(value)):
+            return name
+    return None
+
+
 @contextmanager
 def frozen(parameters: list[nn.Parameter]) -> Iterator[None]:
     """Temporarily stop gradients into ``parameters`` (gradients still flow through them to their inputs)."""
@@ -200,6 +220,9 @@ class SoftAC(OffPolicyAlgorithm):
         "CnnPolicy": CnnPolicy,
         "MultiInputPolicy": MultiInputPolicy,
     }
+    #: Stop with a NonFiniteError on NaN/inf from the env or in a loss; set ``model.check_finite = False``
+    #: to skip the (small) cost of the checks.
+    check_finite: bool = True
     policy: SoftACPolicy
     actor: SquashedGaussianActor
     critic: SoftQEnsemble
@@ -385,9 +408,79 @@ class SoftAC(OffPolicyAlgorithm):
     def _record_train_stats(self, stats: list[dict[str, th.Tensor]]) -> None:
         """Log the means over this call's gradient steps (one host sync per key, not per step)."""
         for key in stats[0] if stats else ():
-            self.logger.record(f"train/{key}", th.stack([s[key] for s in stats]).mean().item())
+            value = th.stack([s[key] for s in stats]).mean().item()
+            if self.check_finite and not math.isfinite(value):
+                raise NonFiniteError(
+                    f"{key} became {value} at step {self.num_timesteps} (gradient step {self._n_updates}): training diverged, "
+                    "so it stops here rather than continue on non-finite weights. Try a lower learning_rate, reward scaling, "
+                    "or check the env for extreme values; the last saved checkpoint is untouched."
+                )
+            self.logger.record(f"train/{key}", value)
         self.logger.record("train/target_entropy", self.target_entropy)
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+
+    def _store_transition(
+        self,
+        replay_buffer: ReplayBuffer,
+        buffer_action: np.ndarray,
+        new_obs: np.ndarray | dict[str, np.ndarray],
+        reward: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+    ) -> None:
+        if self.check_finite:
+            bad = first_non_finite({"observation": new_obs, "reward": reward, "action": buffer_action})
+            if bad is not None:
+                raise NonFiniteError(
+                    f"The environment step at timestep {self.num_timesteps} gave a non-finite {bad} (NaN or inf); "
+                    "nothing was stored or trained on. Fix the env, or wrap it (e.g. clip or VecCheckNan to find the source)."
+                )
+        super()._store_transition(replay_buffer, buffer_action, new_obs, reward, dones, infos)
+
+    def save(self, path: Any, exclude: Any = None, include: Any = None) -> None:
+        """
+        Save the model (see SB3's ``BaseAlgorithm.save``), refusing to write non-finite weights over a good file.
+
+        :param path: Path or file object to save to.
+        :param exclude: Parameter names to exclude in addition to the defaults.
+        :param include: Parameter names to include even if excluded by default.
+        """
+        if self.check_finite:
+            bad = [name for name, param in self.policy.state_dict().items() if param.is_floating_point() and not th.isfinite(param).all()]
+            if bad:
+                raise NonFiniteError(f"Refusing to save {path}: non-finite values in {bad[:5]} (NaN or inf weights).")
+        super().save(path, exclude=exclude, include=include)
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls: type[SelfSoftAC],
+        path: Any,
+        env: GymEnv | None = None,
+        device: th.device | str = "auto",
+        custom_objects: dict[str, Any] | None = None,
+        print_system_info: bool = False,
+        force_reset: bool = True,
+        **kwargs: Any,
+    ) -> SelfSoftAC:
+        """
+        Load a SoftAC zip (see SB3's ``BaseAlgorithm.load``), after checking it without unpickling.
+
+        Loading unpickles the zip's objects, which can execute code: load only trusted files;
+        for untrusted ones use :func:`sb3_softac.checkpoints.load_policy_weights`.
+
+        :param path: Path (with or without ``.zip``) or file object.
+        :param env: Environment to attach; its spaces must match the saved ones.
+        :param device: Torch device.
+        :param custom_objects: Objects to replace on load.
+        :param print_system_info: Print the saving and loading systems' info.
+        :param force_reset: Reset the env before training.
+        :param kwargs: Attributes to change on load (e.g. ``buffer_size=1``).
+        :return: The model.
+        """
+        read_policy_state(path)  # ValueError for corrupt files and other algorithms' zips
+        return super().load(
+            path, env=env, device=device, custom_objects=custom_objects, print_system_info=print_system_info, force_reset=force_reset, **kwargs
+        )
 
     def learn(
         self: SelfSoftAC,

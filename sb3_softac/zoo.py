@@ -3,18 +3,23 @@
 rl_zoo3 has no plugin mechanism: ``--algo`` takes its choices from ``rl_zoo3.utils.ALGOS`` when the
 parser is built, and Optuna trials look the algorithm up in ``HYPERPARAMS_SAMPLER`` /
 ``HYPERPARAMS_CONVERTER``. Each entry point here registers ``softac`` in those tables, then hands over
-to rl_zoo3 unchanged, so every zoo flag keeps working. No algorithm logic lives here.
+to rl_zoo3 unchanged, so every zoo flag keeps working. Where rl_zoo3 falls short, small wrappers of
+its ``ExperimentManager`` fill in: yaml ``env_kwargs`` for the eval env, checkpointed replay buffers
+and timestep continuation on resume, and W&B tracking. No algorithm logic lives here.
 """
 
 import argparse
 import ast
 import inspect
+import re
 import runpy
 import sys
 import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 
 from sb3_softac.softac import SoftAC
 
@@ -110,23 +115,82 @@ def _eval_env_uses_yaml_env_kwargs() -> None:
     ExperimentManager._preprocess_hyperparams = preprocess_with_eval_kwargs  # type: ignore[method-assign]
 
 
-def _learn_with_tracking() -> None:
-    """While a ``--track`` run is active, add :class:`~sb3_softac.tracking.WandbTracking` to the zoo's callbacks."""
+class ResumeTimesteps(BaseCallback):
+    """
+    Continue a resumed run's step count: rl_zoo3 restarts it at 0 when training from ``-i``.
+
+    SB3 resets ``num_timesteps`` when ``learn`` starts; this puts back the checkpoint's count, so the
+    run trains only the remaining ``n_timesteps`` and schedules, logs and checkpoints continue.
+
+    :param num_timesteps: Timesteps the loaded model had done.
+    :param episode_num: Episodes the loaded model had done.
+    """
+
+    def __init__(self, num_timesteps: int, episode_num: int) -> None:
+        super().__init__()
+        self.resume_timesteps, self.resume_episodes = num_timesteps, episode_num
+
+    def _on_training_start(self) -> None:
+        self.model.num_timesteps = self.model._num_timesteps_at_start = self.resume_timesteps
+        self.model._episode_num = self.resume_episodes
+        print(f"Resuming at timestep {self.resume_timesteps} of {self.model._total_timesteps}")
+
+    def _on_step(self) -> bool:
+        return True
+
+
+_CHECKPOINT = re.compile(r"^(?P<prefix>.+)_(?P<steps>\d+)_steps\.zip$")
+
+
+def checkpoint_replay_buffer(model_path: str) -> Path | None:
+    """
+    :param model_path: A CheckpointCallback zip, ``<prefix>_<N>_steps.zip``.
+    :return: Its ``<prefix>_replay_buffer_<N>_steps.pkl`` if it exists.
+    """
+    match = _CHECKPOINT.match(Path(model_path).name)
+    if match is None:
+        return None
+    buffer = Path(model_path).with_name(f"{match['prefix']}_replay_buffer_{match['steps']}_steps.pkl")
+    return buffer if buffer.exists() else None
+
+
+def _zoo_learn_adapter() -> None:
+    """
+    Wrap ``ExperimentManager.learn`` and ``_load_pretrained_agent`` for what rl_zoo3 lacks:
+
+    - ``--save-replay-buffer`` also makes every ``--save-freq`` checkpoint save its replay buffer;
+    - ``-i <checkpoint>`` loads that checkpoint's replay buffer and continues its timestep count;
+    - ``--track`` adds :class:`~sb3_softac.tracking.WandbTracking` to the callbacks.
+    """
     from rl_zoo3.exp_manager import ExperimentManager
 
-    learn = ExperimentManager.learn
-    if getattr(learn, "_softac_tracking", False):
+    learn, load_pretrained = ExperimentManager.learn, ExperimentManager._load_pretrained_agent
+    if getattr(learn, "_softac_adapter", False):
         return
 
-    def learn_tracked(self: ExperimentManager, model: Any) -> None:
+    def learn_adapted(self: ExperimentManager, model: Any) -> None:
+        for callback in self.callbacks:
+            if isinstance(callback, CheckpointCallback) and self.save_replay_buffer:
+                callback.save_replay_buffer = True
+        if self.continue_training:
+            self.callbacks = [*self.callbacks, ResumeTimesteps(model.num_timesteps, model._episode_num)]
         if _TRACKING["active"]:
             from sb3_softac.tracking import WandbTracking
 
             self.callbacks = [*self.callbacks, WandbTracking(verbose=self.verbose)]
         learn(self, model)
 
-    learn_tracked._softac_tracking = True  # type: ignore[attr-defined]
-    ExperimentManager.learn = learn_tracked  # type: ignore[method-assign]
+    def load_pretrained_with_buffer(self: ExperimentManager, hyperparams: dict[str, Any], env: Any) -> Any:
+        model = load_pretrained(self, hyperparams, env)
+        buffer = checkpoint_replay_buffer(self.trained_agent)
+        if buffer is not None:
+            print(f"Loading the checkpoint's replay buffer {buffer}")
+            model.load_replay_buffer(buffer, truncate_last_traj=self.truncate_last_trajectory)
+        return model
+
+    learn_adapted._softac_adapter = True  # type: ignore[attr-defined]
+    ExperimentManager.learn = learn_adapted  # type: ignore[method-assign]
+    ExperimentManager._load_pretrained_agent = load_pretrained_with_buffer  # type: ignore[method-assign]
 
 
 def register_with_zoo(inference: bool = False) -> None:
@@ -144,7 +208,7 @@ def register_with_zoo(inference: bool = False) -> None:
     hyperparams_opt.HYPERPARAMS_SAMPLER[ALGO_NAME] = sample_softac_params
     hyperparams_opt.HYPERPARAMS_CONVERTER[ALGO_NAME] = convert_softac_params
     _eval_env_uses_yaml_env_kwargs()
-    _learn_with_tracking()
+    _zoo_learn_adapter()
 
 
 def with_default_config(argv: list[str]) -> list[str]:
