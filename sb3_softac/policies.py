@@ -200,10 +200,10 @@ class SquashedGaussianActor(BasePolicy):
         """
         features = self.extract_features(obs, self.features_extractor)
         latent_pi = self.latent_pi(features)
-        mean = self.mu(latent_pi)
+        mean = self.mu(latent_pi).float()  # float32 for the sampling math, also under bf16 autocast
         if self.use_sde:
-            return mean, self.log_std, latent_pi  # type: ignore[return-value]
-        return mean, self.log_std(latent_pi).clamp(LOG_STD_MIN, LOG_STD_MAX), latent_pi
+            return mean, self.log_std, latent_pi.float()  # type: ignore[return-value]
+        return mean, self.log_std(latent_pi).float().clamp(LOG_STD_MIN, LOG_STD_MAX), latent_pi
 
     def _sample_gaussian(self, mean: th.Tensor, log_std: th.Tensor, latent_pi: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         """Reparameterised ``u = mu + sigma * eps`` and its Gaussian log-density ``log N(u; mu, sigma)`` (summed)."""
@@ -329,7 +329,7 @@ class SoftQEnsemble(BaseModel):
         else:
             features = self.extract_features(obs, self.features_extractor)
         critic_input = th.cat([features, actions], dim=1)
-        return self.q_net(critic_input.expand(self.n_critics, *critic_input.shape))
+        return self.q_net(critic_input.expand(self.n_critics, *critic_input.shape)).float()
 
     def forward(self, obs: PyTorchObs, actions: th.Tensor) -> tuple[th.Tensor, ...]:
         """

@@ -223,6 +223,9 @@ class SoftAC(OffPolicyAlgorithm):
     #: Stop with a NonFiniteError on NaN/inf from the env or in a loss; set ``model.check_finite = False``
     #: to skip the (small) cost of the checks.
     check_finite: bool = True
+    #: Opt-in: run the update's matmuls in bfloat16 (torch.autocast); losses and optimizer stay float32.
+    #: Pays off where the hardware has bf16 matmul units (e.g. CPUs with AMX, recent GPUs).
+    bf16_matmuls: bool = False
     policy: SoftACPolicy
     actor: SquashedGaussianActor
     critic: SoftQEnsemble
@@ -336,7 +339,8 @@ class SoftAC(OffPolicyAlgorithm):
         stats: list[dict[str, th.Tensor]] = []
         for _ in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
-            stats.append(self._gradient_step(replay_data))
+            with th.autocast(self.device.type, dtype=th.bfloat16, enabled=self.bf16_matmuls):
+                stats.append(self._gradient_step(replay_data))
             self._n_updates += 1
             if self._n_updates % self.target_update_interval == 0:
                 self._update_target_networks()

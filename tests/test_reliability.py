@@ -283,6 +283,9 @@ def test_property_log_det_matches_numerical_change_of_variables(u):
 @settings(max_examples=300, deadline=None)
 @given(u=st.floats(-300, 300, **finite))
 def test_property_log_det_matches_log_cosh_far_out(u):
-    """Far from 0, where tanh(u) is 1 in float64, the value still equals -2 log cosh(u) (math.cosh, float64)."""
+    """Far from 0, where tanh(u) is 1 in float64, the value still equals -2 log cosh(u) (math.cosh, float64).
+
+    Tolerance 1e-8: torch's softplus turns linear past 20, dropping a log1p(e^-20) < 2.1e-9 term.
+    """
     expected = -2.0 * math.log(math.cosh(u))
-    assert tanh_log_det_jacobian(th.tensor([[u]], dtype=th.float64)).item() == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    assert tanh_log_det_jacobian(th.tensor([[u]], dtype=th.float64)).item() == pytest.approx(expected, rel=1e-12, abs=1e-8)

@@ -37,6 +37,18 @@ def _payloads(data: bytes) -> Iterator[bytes]:
             position += left_in_block - _RECORD_HEADER - length
 
 
+def _flat(items: Any) -> dict[str, Any]:
+    """History/summary items as {"a/b": value}: nested keys joined, and dict values (media) flattened the same way."""
+    flat: dict[str, Any] = {}
+    for item in items:
+        key, value = item.key or "/".join(item.nested_key), json.loads(item.value_json)
+        if isinstance(value, dict):
+            flat.update({f"{key}/{sub}": sub_value for sub, sub_value in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
 def read_run(run_file: Path) -> dict[str, Any]:
     """
     :param run_file: An offline ``run-<id>.wandb`` file.
@@ -55,9 +67,9 @@ def read_run(run_file: Path) -> dict[str, Any]:
         elif kind == "config":
             config.update({item.key: json.loads(item.value_json) for item in record.config.update})
         elif kind == "history":
-            history.append({item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item})
+            history.append(_flat(record.history.item))
         elif kind == "summary":
-            summary.update({item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.summary.update})
+            summary.update(_flat(record.summary.update))
         elif kind == "files":
             files.extend(item.path for item in record.files.files)
     return {"config": config, "history": history, "summary": summary, "files": files}
