@@ -211,13 +211,26 @@ def register_with_zoo(inference: bool = False) -> None:
     _zoo_learn_adapter()
 
 
+def flag_value(argv: list[str], flag: str, default: str | None = None) -> str | None:
+    """
+    :param argv: Command-line arguments.
+    :param flag: A long flag, e.g. ``"--env"``.
+    :return: Its value, given as ``--flag value`` or ``--flag=value``, else ``default``.
+    """
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(f"{flag}="):
+            return arg.split("=", 1)[1]
+    return default
+
+
 def with_default_config(argv: list[str]) -> list[str]:
     """
     :param argv: Command-line arguments (without the program name).
     :return: ``argv`` plus ``--conf-file <packaged softac.yml>`` when the algo is softac and no config is given.
     """
-    algo = next((argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--algo"), None)
-    algo = algo or next((arg.split("=", 1)[1] for arg in argv if arg.startswith("--algo=")), None)
+    algo = flag_value(argv, "--algo")
     has_conf = any(arg in _CONF_FLAGS or arg.startswith("--conf-file=") for arg in argv)
     if algo == ALGO_NAME and not has_conf:
         return [*argv, "--conf-file", str(default_config_path())]
@@ -274,8 +287,8 @@ def _start_tracking(tracking: argparse.Namespace, zoo_argv: list[str]) -> Any:
     """``--track``: a W&B run (offline without an account) that WandbTracking fills in."""
     from sb3_softac.tracking import init_wandb
 
-    env_id = next((zoo_argv[i + 1] for i, arg in enumerate(zoo_argv[:-1]) if arg == "--env"), "env")
-    seed = next((zoo_argv[i + 1] for i, arg in enumerate(zoo_argv[:-1]) if arg == "--seed"), "-1")
+    env_id = flag_value(zoo_argv, "--env", "env")
+    seed = flag_value(zoo_argv, "--seed", "-1")
     run = init_wandb(
         project=tracking.wandb_project_name,
         entity=tracking.wandb_entity,
