@@ -92,29 +92,6 @@ def convert_softac_params(params: dict[str, Any]) -> dict[str, Any]:
     return {**convert_offpolicy_params(sac_params), "ent_coef": f"auto_{params['ent_coef_init']}", "target_entropy": params["target_entropy"]}
 
 
-def _eval_env_uses_yaml_env_kwargs() -> None:
-    """
-    Give the evaluation env the yaml's ``env_kwargs`` when ``--eval-env-kwargs`` is not passed.
-
-    rl_zoo3 applies yaml ``env_kwargs`` to the training env only, so a DMC entry with
-    ``action_repeat: 2`` would be evaluated without action repeat.
-    """
-    from rl_zoo3.exp_manager import ExperimentManager
-
-    preprocess = ExperimentManager._preprocess_hyperparams
-    if getattr(preprocess, "_softac_eval_env_kwargs", False):
-        return
-
-    def preprocess_with_eval_kwargs(self: ExperimentManager, hyperparams: dict[str, Any]) -> Any:
-        result = preprocess(self, hyperparams)
-        if self._eval_env_kwargs_args is None:
-            self.eval_env_kwargs = self.env_kwargs
-        return result
-
-    preprocess_with_eval_kwargs._softac_eval_env_kwargs = True  # type: ignore[attr-defined]
-    ExperimentManager._preprocess_hyperparams = preprocess_with_eval_kwargs  # type: ignore[method-assign]
-
-
 class ResumeTimesteps(BaseCallback):
     """
     Continue a resumed run's step count: rl_zoo3 restarts it at 0 when training from ``-i``.
@@ -154,10 +131,13 @@ def checkpoint_replay_buffer(model_path: str) -> Path | None:
     return buffer if buffer.exists() else None
 
 
-def _zoo_learn_adapter() -> None:
+def _adapt_experiment_manager() -> None:
     """
-    Wrap ``ExperimentManager.learn`` and ``_load_pretrained_agent`` for what rl_zoo3 lacks:
+    Wrap three ``ExperimentManager`` methods (once) for what rl_zoo3 lacks:
 
+    - the yaml's ``env_kwargs`` also go to the evaluation env when ``--eval-env-kwargs`` is not passed
+      (rl_zoo3 applies them to the training env only, so a DMC entry with ``action_repeat: 2`` would be
+      evaluated without action repeat);
     - ``--save-replay-buffer`` also makes every ``--save-freq`` checkpoint save its replay buffer;
     - ``-i <checkpoint>`` loads that checkpoint's replay buffer and continues its timestep count;
     - ``--track`` adds :class:`~sb3_softac.tracking.WandbTracking` to the callbacks.
@@ -165,8 +145,15 @@ def _zoo_learn_adapter() -> None:
     from rl_zoo3.exp_manager import ExperimentManager
 
     learn, load_pretrained = ExperimentManager.learn, ExperimentManager._load_pretrained_agent
+    preprocess = ExperimentManager._preprocess_hyperparams
     if getattr(learn, "_softac_adapter", False):
         return
+
+    def preprocess_with_eval_kwargs(self: ExperimentManager, hyperparams: dict[str, Any]) -> Any:
+        result = preprocess(self, hyperparams)
+        if self._eval_env_kwargs_args is None:
+            self.eval_env_kwargs = self.env_kwargs
+        return result
 
     def learn_adapted(self: ExperimentManager, model: Any) -> None:
         for callback in self.callbacks:
@@ -191,6 +178,7 @@ def _zoo_learn_adapter() -> None:
     learn_adapted._softac_adapter = True  # type: ignore[attr-defined]
     ExperimentManager.learn = learn_adapted  # type: ignore[method-assign]
     ExperimentManager._load_pretrained_agent = load_pretrained_with_buffer  # type: ignore[method-assign]
+    ExperimentManager._preprocess_hyperparams = preprocess_with_eval_kwargs  # type: ignore[method-assign]
 
 
 def register_with_zoo(inference: bool = False) -> None:
@@ -207,8 +195,7 @@ def register_with_zoo(inference: bool = False) -> None:
     utils.ALGOS[ALGO_NAME] = InferenceSoftAC if inference else SoftAC
     hyperparams_opt.HYPERPARAMS_SAMPLER[ALGO_NAME] = sample_softac_params
     hyperparams_opt.HYPERPARAMS_CONVERTER[ALGO_NAME] = convert_softac_params
-    _eval_env_uses_yaml_env_kwargs()
-    _zoo_learn_adapter()
+    _adapt_experiment_manager()
 
 
 def flag_value(argv: list[str], flag: str, default: str | None = None) -> str | None:
