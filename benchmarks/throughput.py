@@ -3,6 +3,9 @@
     python benchmarks/throughput.py                       # HalfCheetah-v5, CPU, torch's default threads
     python benchmarks/throughput.py --update-only         # gradient steps/s on a filled buffer, no env
     python benchmarks/throughput.py --bf16                # SoftAC with bf16 matmuls (model.bf16_matmuls)
+    python benchmarks/throughput.py --device cuda         # SoftAC's update replayed as a CUDA graph (its default on CUDA)
+    python benchmarks/throughput.py --device cuda --compile on     # ... and torch.compile-d (model.compile_update)
+    python benchmarks/throughput.py --device cuda --compile both   # both SoftAC variants against SB3, in one run
     python benchmarks/throughput.py --device cuda --threads 1 --env dmc-cheetah-run-v0 --repeats 5
 
 Setup as in the speed issue: batch 256, [256, 256] networks, 2 critics, 1 gradient step per env step.
@@ -26,41 +29,55 @@ COMMON = dict(batch_size=256, learning_starts=LEARNING_STARTS, buffer_size=100_0
 POLICY_KWARGS = dict(net_arch=[256, 256], n_critics=2)
 
 
-def make_softac(env: str, device: str, bf16: bool) -> SoftAC:
-    model = SoftAC("MlpPolicy", env, device=device, policy_kwargs=POLICY_KWARGS, **COMMON)
-    model.bf16_matmuls = bf16
-    return model
+def softac_maker(compiled: bool) -> Callable:
+    def make_softac(env: str, device: str, options: argparse.Namespace) -> SoftAC:
+        model = SoftAC("MlpPolicy", env, device=device, policy_kwargs=POLICY_KWARGS, **COMMON)
+        model.bf16_matmuls = options.bf16
+        model.compile_update = compiled
+        model.cuda_graphs = not options.no_cuda_graphs
+        return model
+
+    return make_softac
 
 
-def make_sb3(env: str, device: str, bf16: bool):
+def make_sb3(env: str, device: str, options: argparse.Namespace):
     from stable_baselines3 import SAC
 
     return SAC("MlpPolicy", env, device=device, policy_kwargs=POLICY_KWARGS, **COMMON)
 
 
-def make_sbx(env: str, device: str, bf16: bool):
+def make_sbx(env: str, device: str, options: argparse.Namespace):
     from sbx import SAC as SBXSAC
 
     return SBXSAC("MlpPolicy", env, policy_kwargs=dict(net_arch=[256, 256]), **COMMON)
 
 
-def env_steps_per_second(make: Callable, env: str, device: str, bf16: bool, steps: int) -> float:
+def env_steps_per_second(make: Callable, env: str, device: str, options: argparse.Namespace, steps: int) -> float:
     """Steady-state env-steps/s of learn(), after learning_starts and a short warm-up."""
-    model = make(env, device, bf16)
+    model = make(env, device, options)
     model.learn(LEARNING_STARTS + 200)
     start = time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
     return steps / (time.perf_counter() - start)
 
 
-def updates_per_second(make: Callable, env: str, device: str, bf16: bool, steps: int) -> float:
-    """Gradient steps/s of train() alone, on a buffer filled with LEARNING_STARTS random transitions."""
-    model = make(env, device, bf16)
+def updates_per_second(make: Callable, env: str, device: str, options: argparse.Namespace, steps: int) -> float:
+    """Gradient steps/s of train() alone (one call per step, as in learn()), on LEARNING_STARTS random transitions."""
+    model = make(env, device, options)
     model.learn(LEARNING_STARTS)
-    model.train(gradient_steps=20, batch_size=256)
+    for _ in range(20):
+        model.train(gradient_steps=1, batch_size=256)
+    synchronize(device)
     start = time.perf_counter()
-    model.train(gradient_steps=steps, batch_size=256)
+    for _ in range(steps):
+        model.train(gradient_steps=1, batch_size=256)
+    synchronize(device)
     return steps / (time.perf_counter() - start)
+
+
+def synchronize(device: str) -> None:
+    if th.device(device).type == "cuda":
+        th.cuda.synchronize()
 
 
 def main() -> None:
@@ -72,11 +89,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default: 3)")
     parser.add_argument("--update-only", action="store_true", help="time gradient steps only, no env interaction")
     parser.add_argument("--bf16", action="store_true", help="SoftAC with bf16 matmuls (opt-in)")
+    parser.add_argument("--compile", choices=["off", "on", "both"], default="off", help="SoftAC with torch.compile on the update")
+    parser.add_argument("--no-cuda-graphs", action="store_true", help="SoftAC without its CUDA-graph replay (CUDA only)")
     args = parser.parse_args()
     if args.threads is not None:
         th.set_num_threads(args.threads)
 
-    implementations: dict[str, Callable] = {"SoftAC" + (" bf16" if args.bf16 else ""): make_softac, "SB3 SAC": make_sb3}
+    variant = "".join(f" {name}" for name, on in [("bf16", args.bf16), ("no-graphs", args.no_cuda_graphs)] if on)
+    implementations: dict[str, Callable] = {}
+    if args.compile in ("off", "both"):
+        implementations["SoftAC" + variant] = softac_maker(compiled=False)
+    if args.compile in ("on", "both"):
+        implementations["SoftAC compiled" + variant] = softac_maker(compiled=True)
+    implementations["SB3 SAC"] = make_sb3
     try:
         import sbx  # noqa: F401
 
@@ -85,18 +110,20 @@ def main() -> None:
         pass
     measure = updates_per_second if args.update_only else env_steps_per_second
     unit = "updates/s" if args.update_only else "env-steps/s"
-    print(f"{args.env}, device {args.device}, {th.get_num_threads()} torch threads, {args.steps} steps x {args.repeats} repeats, {unit}")
+    device_name = th.cuda.get_device_name() if th.device(args.device).type == "cuda" else "cpu"
+    print(f"{args.env}, device {args.device} ({device_name}), torch {th.__version__}, {th.get_num_threads()} torch threads, "
+          f"{args.steps} steps x {args.repeats} repeats, {unit}")
 
     rates: dict[str, list[float]] = {name: [] for name in implementations}
     for repeat in range(args.repeats):
         for name, make in implementations.items():
-            rates[name].append(measure(make, args.env, args.device, args.bf16, args.steps))
-            print(f"  repeat {repeat + 1}: {name:12s} {rates[name][-1]:8.1f} {unit}", flush=True)
+            rates[name].append(measure(make, args.env, args.device, args, args.steps))
+            print(f"  repeat {repeat + 1}: {name:18s} {rates[name][-1]:8.1f} {unit}", flush=True)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     for name, values in rates.items():
-        print(f"{name:12s} median {medians[name]:8.1f} {unit} (min {min(values):.1f}, max {max(values):.1f})")
-    softac = next(name for name in medians if name.startswith("SoftAC"))
-    print(f"ratio {softac} / SB3 SAC: {medians[softac] / medians['SB3 SAC']:.2f}x")
+        print(f"{name:18s} median {medians[name]:8.1f} {unit} (min {min(values):.1f}, max {max(values):.1f})")
+    for softac in [name for name in medians if name.startswith("SoftAC")]:
+        print(f"ratio {softac} / SB3 SAC: {medians[softac] / medians['SB3 SAC']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Lagrangian dual of the entropy-constrained objective.
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from numbers import Real
 from typing import Any, ClassVar, TypeVar
@@ -24,8 +24,9 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayB
 from stable_baselines3.common.utils import get_parameters_by_name
 from torch import nn
 
-from sb3_softac.buffers import ScalarSafeDictReplayBuffer, scalar_keys
+from sb3_softac.buffers import DeviceReplayBuffer, ScalarSafeDictReplayBuffer, device_sampling_applies, scalar_keys
 from sb3_softac.checkpoints import read_policy_state
+from sb3_softac.cuda_graphs import CapturedStep, set_capturable, supports_capture
 from sb3_softac.policies import (
     CnnPolicy,
     MlpPolicy,
@@ -226,6 +227,10 @@ class SoftAC(OffPolicyAlgorithm):
     #: Opt-in: run the update's matmuls in bfloat16 (torch.autocast); losses and optimizer stay float32.
     #: Pays off where the hardware has bf16 matmul units (e.g. CPUs with AMX, recent GPUs).
     bf16_matmuls: bool = False
+    #: On CUDA, replay each gradient step as one CUDA graph (see ``cuda_graphs.py``); not with gSDE.
+    cuda_graphs: bool = True
+    #: Opt-in: ``torch.compile`` the gradient step (fuses its elementwise kernels; compiling takes a while).
+    compile_update: bool = False
     policy: SoftACPolicy
     actor: SquashedGaussianActor
     critic: SoftQEnsemble
@@ -300,12 +305,18 @@ class SoftAC(OffPolicyAlgorithm):
         self.target_update_interval = target_update_interval
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Adam | None = None
+        self._step_config: tuple[bool, bool, bool] | None = None  # see _compiled_step
+        self._last_learning_rate: float | None = None
         if _init_setup_model:
             self._setup_model()
 
     def _setup_model(self) -> None:
         if self.replay_buffer_class is None and scalar_keys(self.observation_space):
             self.replay_buffer_class = ScalarSafeDictReplayBuffer
+        if self.replay_buffer_class is None and device_sampling_applies(
+            self.observation_space, self.device, self.optimize_memory_usage, self.n_steps
+        ):
+            self.replay_buffer_class = DeviceReplayBuffer
         super()._setup_model()
         self.actor = self.policy.actor
         self.critic = self.policy.critic
@@ -331,20 +342,60 @@ class SoftAC(OffPolicyAlgorithm):
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         self.policy.set_training_mode(True)
-        optimizers = [self.actor.optimizer, self.critic.optimizer]
-        if self.ent_coef_optimizer is not None:
-            optimizers.append(self.ent_coef_optimizer)
-        self._update_learning_rate(optimizers)
+        self._update_learning_rate(self._optimizers())
+        step = self._compiled_step()
 
-        stats: list[dict[str, th.Tensor]] = []
+        stats: list[th.Tensor] = []
         for _ in range(gradient_steps):
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
-            with th.autocast(self.device.type, dtype=th.bfloat16, enabled=self.bf16_matmuls):
-                stats.append(self._gradient_step(replay_data))
+            stats.append(step(replay_data))
             self._n_updates += 1
             if self._n_updates % self.target_update_interval == 0:
                 self._update_target_networks()
         self._record_train_stats(stats)
+
+    def _optimizers(self) -> list[th.optim.Optimizer]:
+        optimizers = [self.actor.optimizer, self.critic.optimizer]
+        if self.ent_coef_optimizer is not None:
+            optimizers.append(self.ent_coef_optimizer)
+        return optimizers
+
+    def _update_learning_rate(self, optimizers: list[th.optim.Optimizer] | th.optim.Optimizer) -> None:
+        """SB3's schedule update; a tensor learning rate (capturable optimizers) is updated in place."""
+        learning_rate = self.lr_schedule(self._current_progress_remaining)
+        self.logger.record("train/learning_rate", learning_rate)
+        for optimizer in optimizers if isinstance(optimizers, list) else [optimizers]:
+            for group in optimizer.param_groups:
+                if not isinstance(group["lr"], th.Tensor):
+                    group["lr"] = learning_rate
+                elif learning_rate != self._last_learning_rate:
+                    group["lr"].fill_(learning_rate)  # a captured CUDA graph reads this very tensor
+        self._last_learning_rate = learning_rate
+
+    def _compiled_step(self) -> Callable[[ReplayBufferSamples], th.Tensor]:
+        """
+        The gradient step as ``train()`` runs it, rebuilt when ``compile_update``, ``cuda_graphs`` or
+        ``bf16_matmuls`` change: eager, ``torch.compile``-d, and on CUDA replayed as a CUDA graph.
+        """
+        use_graph = (
+            self.cuda_graphs and self.device.type == "cuda" and not self.use_sde and all(map(supports_capture, self._optimizers()))
+        )
+        config = (use_graph, self.compile_update, self.bf16_matmuls)
+        if self._step_config != config:
+            for optimizer in self._optimizers():
+                if supports_capture(optimizer):
+                    set_capturable(optimizer, use_graph)
+            step = th.compile(self._step_statistics) if self.compile_update else self._step_statistics
+            self._step = CapturedStep(step) if use_graph else step
+            self._step_config = config
+        return self._step
+
+    def _step_statistics(self, data: ReplayBufferSamples) -> th.Tensor:
+        """One gradient step (under bf16 autocast if enabled); its statistics as one vector, named by ``_stat_names``."""
+        with th.autocast(self.device.type, dtype=th.bfloat16, enabled=self.bf16_matmuls):
+            stats = self._gradient_step(data)
+        self._stat_names = list(stats)
+        return th.stack([value.reshape(()) for value in stats.values()])
 
     def _gradient_step(self, data: ReplayBufferSamples) -> dict[str, th.Tensor]:
         """One update of temperature, critics and actor on one minibatch; returns detached statistics."""
@@ -358,15 +409,6 @@ class SoftAC(OffPolicyAlgorithm):
         actions_pi, log_prob = self.actor.action_log_prob(data.observations)
         log_prob = log_prob.reshape(-1, 1)
 
-        # Temperature, Eq. 16 and the alpha loss after it: J(alpha) = E[-alpha (log pi(a|s) + H_0)].
-        # dJ/dalpha < 0 when the entropy -log pi is below H_0, so alpha grows, and vice versa.
-        ent_coef_loss = None
-        if self.ent_coef_optimizer is not None:
-            ent_coef_loss = -(self.log_ent_coef.exp() * (log_prob.detach() + self.target_entropy)).mean()  # type: ignore[union-attr]
-            self.ent_coef_optimizer.zero_grad()
-            ent_coef_loss.backward()
-            self.ent_coef_optimizer.step()
-
         # Critic, Eq. 15 (soft Bellman backup) with clipped double-Q over the target ensemble:
         # y = r + gamma^n (1 - terminated) (min_i Qtarg_i(s', a') - alpha log pi(a'|s')),  a' ~ pi(.|s').
         # Time-limit truncations are stored as not-done by the replay buffer, so they bootstrap.
@@ -378,18 +420,30 @@ class SoftAC(OffPolicyAlgorithm):
         # L(psi) = sum_i 1/2 E[(Q_i(s, a) - y)^2]
         current_q = self.critic.q_values(data.observations, data.actions)
         critic_loss = 0.5 * (current_q - target_q).pow(2).mean(dim=(1, 2)).sum()
-        self.critic.optimizer.zero_grad()
-        critic_loss.backward()
-        self.critic.optimizer.step()
 
         # Actor, the KL projection onto exp(Q)/Z: J(theta) = E[alpha log pi(a|s) - min_i Q_i(s, a)],
         # gradients through a (reparameterisation) but not into the critic's weights.
         with frozen([p for group in self.critic.optimizer.param_groups for p in group["params"]]):
             min_q_pi = self.critic.q_values(data.observations, actions_pi).min(dim=0).values
         actor_loss = (alpha * log_prob - min_q_pi).mean()
-        self.actor.optimizer.zero_grad()
-        actor_loss.backward()
-        self.actor.optimizer.step()
+
+        # Temperature, Eq. 16 and the alpha loss after it: J(alpha) = E[-alpha (log pi(a|s) + H_0)].
+        # dJ/dalpha < 0 when the entropy -log pi is below H_0, so alpha grows, and vice versa.
+        losses = [critic_loss, actor_loss]
+        ent_coef_loss = None
+        if self.ent_coef_optimizer is not None:
+            ent_coef_loss = -(self.log_ent_coef.exp() * (log_prob.detach() + self.target_entropy)).mean()  # type: ignore[union-attr]
+            losses.append(ent_coef_loss)
+
+        # Each loss reaches only its own parameters (no_grad target, frozen critic, detached alpha and
+        # log pi), so one backward of the sum gives each optimizer exactly its loss's gradient.
+        # All three are taken at the same parameters, as in the authors' softlearning code.
+        optimizers = self._optimizers()
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        th.stack(losses).sum().backward()
+        for optimizer in optimizers:
+            optimizer.step()
 
         stats = {
             "ent_coef": alpha,
@@ -409,10 +463,10 @@ class SoftAC(OffPolicyAlgorithm):
         for stat_target, stat in zip(self._norm_stats_target, self._norm_stats):
             stat_target.copy_(stat)
 
-    def _record_train_stats(self, stats: list[dict[str, th.Tensor]]) -> None:
-        """Log the means over this call's gradient steps (one host sync per key, not per step)."""
-        for key in stats[0] if stats else ():
-            value = th.stack([s[key] for s in stats]).mean().item()
+    def _record_train_stats(self, stats: list[th.Tensor]) -> None:
+        """Log the means over this call's gradient steps (one host sync for all of them)."""
+        means = dict(zip(self._stat_names, th.stack(stats).mean(dim=0).tolist())) if stats else {}
+        for key, value in means.items():
             if self.check_finite and not math.isfinite(value):
                 raise NonFiniteError(
                     f"{key} became {value} at step {self.num_timesteps} (gradient step {self._n_updates}): training diverged, "
@@ -517,7 +571,10 @@ class SoftAC(OffPolicyAlgorithm):
         )
 
     def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "actor", "critic", "critic_target", "_norm_stats", "_norm_stats_target"]
+        return [
+            *super()._excluded_save_params(),
+            *("actor", "critic", "critic_target", "_norm_stats", "_norm_stats_target", "_step", "_step_config"),
+        ]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
         state_dicts = ["policy", "actor.optimizer", "critic.optimizer"]

@@ -67,7 +67,10 @@ def test_log_prob_finite_at_saturated_actions():
 
 
 def reference_update(model: SoftAC, data) -> None:
-    """A straightforward SAC step written independently: separate critics, torch distributions, F.mse_loss."""
+    """
+    A straightforward SAC step written independently: separate critics, torch distributions, F.mse_loss,
+    one autograd.grad per loss. All gradients are taken at the same parameters, then each optimizer steps.
+    """
     actor, critic, target = model.actor, model.critic, model.critic_target
     alpha = model.log_ent_coef.detach().exp()
 
@@ -79,24 +82,20 @@ def reference_update(model: SoftAC, data) -> None:
 
     actions_pi, log_prob = sample(data.observations)
     alpha_loss = -(model.log_ent_coef.exp() * (log_prob.detach() + model.target_entropy)).mean()
-    model.ent_coef_optimizer.zero_grad()
-    alpha_loss.backward()
-    model.ent_coef_optimizer.step()
-
     with th.no_grad():
         next_actions, next_log_prob = sample(data.next_observations)
         next_q = th.min(th.cat(target(data.next_observations, next_actions), dim=1), dim=1, keepdim=True).values
         y = data.rewards + (1 - data.dones) * model.gamma * (next_q - alpha * next_log_prob)
     critic_loss = 0.5 * sum(F.mse_loss(q, y) for q in critic(data.observations, data.actions))
-    critic.optimizer.zero_grad()
-    critic_loss.backward()
-    critic.optimizer.step()
-
     q_pi = th.min(th.cat(critic(data.observations, actions_pi), dim=1), dim=1, keepdim=True).values
     actor_loss = (alpha * log_prob - q_pi).mean()
-    actor.optimizer.zero_grad()
-    actor_loss.backward()
-    actor.optimizer.step()
+
+    for loss, optimizer in [(alpha_loss, model.ent_coef_optimizer), (critic_loss, critic.optimizer), (actor_loss, actor.optimizer)]:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for param, grad in zip(params, th.autograd.grad(loss, params, retain_graph=True)):
+            param.grad = grad
+    for optimizer in (model.ent_coef_optimizer, critic.optimizer, actor.optimizer):
+        optimizer.step()
 
     with th.no_grad():
         for p_target, p in zip(target.parameters(), critic.parameters()):
