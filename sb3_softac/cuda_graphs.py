@@ -28,7 +28,8 @@ def set_capturable(optimizer: th.optim.Optimizer, enabled: bool) -> None:
     Capturable optimizers keep their step counters and learning rate as device tensors, so a replayed
     graph reads the current values instead of the Python numbers frozen at capture time (the
     learning rate is then changed in place, see ``SoftAC._update_learning_rate``). Switching back
-    restores plain floats and host step counters, which CPU training requires. No-op when unchanged.
+    restores plain floats and host step counters (device ones for fused optimizers, which keep them
+    there), which eager training requires. No-op when unchanged.
 
     :param optimizer: An optimizer for which :func:`supports_capture` is true.
     :param enabled: The wanted mode.
@@ -42,7 +43,8 @@ def set_capturable(optimizer: th.optim.Optimizer, enabled: bool) -> None:
         for param in group["params"]:
             state = optimizer.state.get(param, {})
             if "step" in state:
-                state["step"] = state["step"].to(device=device if enabled else "cpu", dtype=th.float32)
+                on_device = enabled or group.get("fused")
+                state["step"] = state["step"].to(device=device if on_device else "cpu", dtype=th.float32)
 
 
 def _shapes(batch: ReplayBufferSamples) -> list[tuple[int, ...] | None]:

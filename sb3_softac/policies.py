@@ -366,6 +366,7 @@ class SoftACPolicy(BasePolicy):
     :param normalize_images: Whether to normalize images or not, dividing by 255.0 (True by default).
     :param optimizer_class: The optimizer to use, ``th.optim.Adam`` by default.
     :param optimizer_kwargs: Additional keyword arguments, excluding the learning rate, to pass to the optimizer.
+        Adam is fused (``fused=True``) unless these name ``fused`` or ``foreach``.
     :param n_critics: Number of critic networks to create.
     :param share_features_extractor: Whether to share or not the features extractor between the actor and
         the critic (the critic then does not train it).
@@ -420,8 +421,12 @@ class SoftACPolicy(BasePolicy):
         self._build(lr_schedule)
 
     def _build(self, lr_schedule: Schedule) -> None:
+        optimizer_kwargs = self.optimizer_kwargs
+        if self.optimizer_class is th.optim.Adam and "foreach" not in optimizer_kwargs:  # an explicit "fused" wins below
+            # One fused kernel per parameter instead of ~10 ops; same math (SB3's SAC leaves Adam unfused).
+            optimizer_kwargs = {"fused": True, **optimizer_kwargs}
         self.actor = self.make_actor()
-        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **optimizer_kwargs)
 
         if self.share_features_extractor:
             self.critic = self.make_critic(features_extractor=self.actor.features_extractor)
@@ -430,7 +435,7 @@ class SoftACPolicy(BasePolicy):
         else:
             self.critic = self.make_critic()
             critic_parameters = list(self.critic.parameters())
-        self.critic.optimizer = self.optimizer_class(critic_parameters, lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.critic.optimizer = self.optimizer_class(critic_parameters, lr=lr_schedule(1), **optimizer_kwargs)
 
         # Target networks never share the extractor and are never trained by gradient.
         self.critic_target = self.make_critic()
@@ -516,6 +521,8 @@ class SoftACPolicy(BasePolicy):
 
         :param mode: ``True`` for training mode.
         """
+        if self.training == self.actor.training == self.critic.training == mode:
+            return  # called twice per env step by learn(); walking the modules is not free
         self.actor.set_training_mode(mode)
         self.critic.set_training_mode(mode)
         self.training = mode

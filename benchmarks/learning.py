@@ -1,0 +1,381 @@
+"""Learning-quality evidence: SoftAC against SB3's SAC (and other learners) with the same settings and seeds.
+
+    python benchmarks/learning.py                                # the default study (see TASKS), 2 workers
+    python benchmarks/learning.py --tasks cheetah-run --algos softac sb3-sac --seeds 0 1 2 --env-steps 100000
+    python benchmarks/learning.py --aggregate-only               # tables and plots from the CSVs already there
+
+Each run (algo, task, seed) evaluates the deterministic policy every ``eval_every`` environment steps on
+a separate env and appends a row to ``<out>/runs/<algo>__<task>__<seed>.partial.csv``; the file is
+renamed to ``.csv`` when the run ends. Finished runs are skipped when the command is repeated
+(resumable); unfinished ones start over. Runs go to ``--workers`` processes (one torch thread each).
+
+Afterwards (and with ``--aggregate-only``) it writes to ``<out>``:
+- ``summary.md``: per task the final return (mean and each seed) per learner, pytorch_sac's published
+  return at the same step where the task has one, and rliable's IQM with 95% stratified-bootstrap CIs;
+- ``curves.png``: return against environment steps per task (mean over seeds, band: min-max), with
+  pytorch_sac (published) dashed;
+- ``temperature.png`` when runs log a temperature: alpha and policy entropy against environment steps.
+
+Steps are environment steps throughout: an agent step with action repeat k is k of them.
+"""
+
+import argparse
+import csv
+import math
+import os
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+PUBLISHED = REPO.parent / "shared" / "reference" / "pytorch_sac_dmc_eval.csv"
+FIELDS = ["algo", "task", "seed", "env_steps", "return_mean", "return_std", "alpha", "entropy", "wall_s"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """
+    :param env_id: Gymnasium id.
+    :param env_steps: Training budget in environment steps.
+    :param eval_every: Evaluate every this many environment steps.
+    :param action_repeat: Environment steps per agent step (DMC ids take it as a make() argument).
+    :param eval_episodes: Deterministic evaluation episodes.
+    :param hyperparams: Changes to the shared hyperparameters (``HYPERPARAMS``) for this task.
+    """
+
+    env_id: str
+    env_steps: int
+    eval_every: int
+    action_repeat: int = 1
+    eval_episodes: int = 5
+    hyperparams: tuple[tuple[str, Any], ...] = ()
+
+
+# DMC tasks with the action repeats of DrQ (Kostrikov et al. 2020), which make 100k environment steps
+# fit a CPU session; pytorch_sac (published) uses action repeat 1.
+TASKS: dict[str, Task] = {
+    "pendulum": Task("Pendulum-v1", 20_000, 2_000, eval_episodes=10, hyperparams=(("learning_rate", 1e-3),)),
+    "cartpole-swingup": Task("dmc-cartpole-swingup-v0", 100_000, 10_000, action_repeat=8),
+    "reacher-easy": Task("dmc-reacher-easy-v0", 100_000, 10_000, action_repeat=4),
+    "cheetah-run": Task("dmc-cheetah-run-v0", 100_000, 10_000, action_repeat=4),
+    "finger-spin": Task("dmc-finger-spin-v0", 100_000, 10_000, action_repeat=2),
+    "walker-walk": Task("dmc-walker-walk-v0", 100_000, 10_000, action_repeat=2),
+    "humanoid-run": Task("dmc-humanoid-run-v0", 100_000, 10_000, action_repeat=2),
+}
+STUDY = ("pendulum", "cartpole-swingup", "reacher-easy", "cheetah-run", "finger-spin", "walker-walk")
+# Shared by every learner (SB3's SAC takes SoftAC's constructor names): SB3's SAC defaults, except a
+# smaller buffer, 1000 random steps, and pytorch_sac's initial temperature 0.1.
+HYPERPARAMS: dict[str, Any] = dict(
+    learning_rate=3e-4, buffer_size=300_000, learning_starts=1000, batch_size=256, tau=0.005, gamma=0.99, ent_coef="auto_0.1"
+)
+FIXED_ALPHA = 0.1
+
+
+def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> Any:
+    """
+    :param algo: ``softac``, ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac`` or ``ddpg`` (SB3's, Gaussian noise 0.1).
+    :param env: The training env.
+    :param seed: Seed for the model and its env.
+    :param hyperparams: Constructor arguments (temperature ones are dropped for DDPG).
+    :return: The untrained model.
+    """
+    from stable_baselines3 import DDPG, SAC
+    from stable_baselines3.common.noise import NormalActionNoise
+
+    from sb3_softac import SoftAC
+
+    if algo == "softac":
+        return SoftAC("MlpPolicy", env, seed=seed, **hyperparams)
+    if algo == "softac-fixed":
+        return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "ent_coef": FIXED_ALPHA})
+    if algo == "sb3-sac":
+        return SAC("MlpPolicy", env, seed=seed, **hyperparams)
+    if algo == "ddpg":
+        n_actions = env.action_space.shape[0]
+        noise = NormalActionNoise(np.zeros(n_actions), 0.1 * np.ones(n_actions))
+        ddpg_params = {key: value for key, value in hyperparams.items() if key != "ent_coef"}
+        return DDPG("MlpPolicy", env, seed=seed, action_noise=noise, policy_kwargs=dict(net_arch=[256, 256]), **ddpg_params)
+    raise ValueError(f"unknown algo {algo!r}: use softac, softac-fixed, sb3-sac or ddpg")
+
+
+def temperature_and_entropy(model: Any) -> tuple[float, float]:
+    """alpha and the policy's entropy estimate -E[log pi(a|s)] on 1024 replayed states; NaN for DDPG."""
+    import torch as th
+
+    if not hasattr(model, "log_ent_coef"):
+        return math.nan, math.nan
+    alpha = model.log_ent_coef.exp().item() if model.log_ent_coef is not None else float(model.ent_coef_tensor)
+    with th.no_grad():
+        observations = model.replay_buffer.sample(1024).observations
+        _, log_prob = model.actor.action_log_prob(observations)
+    return alpha, -log_prob.mean().item()
+
+
+def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: int) -> Path:
+    """Train one learner on one task and seed, writing its evaluation curve; returns the finished CSV."""
+    import gymnasium as gym
+    import torch as th
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+
+    import sb3_softac  # noqa: F401  (registers the dmc-* ids)
+
+    th.set_num_threads(threads)
+    env_kwargs = {"action_repeat": task.action_repeat} if task.action_repeat > 1 else {}
+    env = Monitor(gym.make(task.env_id, **env_kwargs))
+    eval_env = Monitor(gym.make(task.env_id, **env_kwargs))
+    eval_env.reset(seed=10_000 + seed)
+    model = make_model(algo, env, seed, {**HYPERPARAMS, **dict(task.hyperparams)})
+    partial = out / "runs" / f"{algo}__{task_name}__{seed}.partial.csv"
+    start = time.time()
+
+    def evaluate(writer: Any, agent_steps: int) -> None:
+        returns, _ = evaluate_policy(model, eval_env, n_eval_episodes=task.eval_episodes, return_episode_rewards=True)
+        alpha, entropy = temperature_and_entropy(model) if agent_steps > model.learning_starts else (math.nan, math.nan)
+        env_steps = agent_steps * task.action_repeat
+        row = [algo, task_name, seed, env_steps, np.mean(returns), np.std(returns), alpha, entropy, round(time.time() - start, 1)]
+        writer.writerow(row)
+        print(f"[{algo} {task_name} seed {seed}] {env_steps}/{task.env_steps} env steps: return {np.mean(returns):.1f} "
+              f"({(time.time() - start) / 60:.1f} min)", flush=True)
+
+    class EvaluateEvery(BaseCallback):
+        def __init__(self, writer: Any) -> None:
+            super().__init__()
+            self.writer = writer
+            self.every = max(task.eval_every // task.action_repeat, 1)
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps % self.every == 0:
+                evaluate(self.writer, self.num_timesteps)
+                handle.flush()
+            return True
+
+    with partial.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FIELDS)
+        evaluate(writer, 0)
+        model.learn(task.env_steps // task.action_repeat, callback=EvaluateEvery(writer))
+    finished = partial.with_name(partial.name.replace(".partial.csv", ".csv"))
+    partial.rename(finished)
+    return finished
+
+
+def run_all(algos: list[str], tasks: dict[str, Task], seeds: list[int], out: Path, workers: int, threads: int) -> None:
+    """Every (seed, task, algo) without a finished CSV, seed-major so that early stops still cover all tasks."""
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (algo, name, task, seed, out, threads)
+        for seed in seeds
+        for name, task in tasks.items()
+        for algo in algos
+        if not (out / "runs" / f"{algo}__{name}__{seed}.csv").exists()
+    ]
+    print(f"{len(jobs)} runs to do ({len(algos) * len(tasks) * len(seeds) - len(jobs)} finished already), {workers} workers")
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run, *job): job for job in jobs}
+        for future in as_completed(futures):
+            print(f"finished {future.result().name}", flush=True)
+
+
+def read_runs(out: Path) -> list[dict[str, Any]]:
+    """All evaluation rows, finished runs and partial ones (``finished`` tells them apart)."""
+    rows = []
+    for path in sorted((out / "runs").glob("*.csv")):
+        finished = not path.name.endswith(".partial.csv")
+        with path.open() as handle:
+            for row in csv.DictReader(handle):
+                rows.append({**row, "seed": int(row["seed"]), "env_steps": int(row["env_steps"]), "finished": finished,
+                             **{key: float(row[key]) for key in ("return_mean", "return_std", "alpha", "entropy", "wall_s")}})
+    return rows
+
+
+def curves(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, dict[int, float]]]:
+    """(task, algo) -> seed -> env_steps -> evaluation return."""
+    result: dict[tuple[str, str], dict[int, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for row in rows:
+        result[row["task"], row["algo"]][row["seed"]][row["env_steps"]] = row["return_mean"]
+    return result
+
+
+def published_curves(tasks: list[str]) -> dict[str, dict[int, float]]:
+    """pytorch_sac (published): task -> env step -> mean return over its seeds, for our DMC task names."""
+    if not PUBLISHED.exists():
+        return {}
+    by_task: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    with PUBLISHED.open() as handle:
+        for row in csv.DictReader(handle):
+            by_task[row["env"].replace("_", "-", 1)][int(row["step"])].append(float(row["episode_reward"]))
+    return {task: {step: float(np.mean(v)) for step, v in sorted(by_task[task].items())} for task in tasks if task in by_task}
+
+
+def published_at(curve: dict[int, float], step: int) -> float:
+    """The published return at ``step``, interpolated linearly between its evaluation steps."""
+    steps = sorted(curve)
+    return float(np.interp(step, steps, [curve[s] for s in steps]))
+
+
+def final_returns(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, float]]:
+    """(task, algo) -> seed -> return at the run's last evaluation (finished runs only)."""
+    last: dict[tuple[str, str], dict[int, tuple[int, float]]] = defaultdict(dict)
+    for row in rows:
+        if row["finished"]:
+            key = row["task"], row["algo"]
+            if row["env_steps"] >= last[key].get(row["seed"], (-1, 0.0))[0]:
+                last[key][row["seed"]] = (row["env_steps"], row["return_mean"])
+    return {key: {seed: value for seed, (_, value) in seeds.items()} for key, seeds in last.items()}
+
+
+def iqm_with_ci(scores: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
+    """rliable's IQM of a (runs, tasks) score matrix with its 95% stratified-bootstrap CI."""
+    from rliable import library as rly
+    from rliable import metrics
+
+    def iqm(matrix: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_iqm(matrix)])
+
+    np.random.seed(seed)
+    point, interval = rly.get_interval_estimates({"x": scores}, iqm, reps=2000)
+    return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
+
+
+def summarize(out: Path, command: str) -> str:
+    """Write summary.md (and return it): per-task finals, the published numbers, IQM with CIs."""
+    rows = read_runs(out)
+    finals = final_returns(rows)
+    tasks = sorted({task for task, _ in finals}, key=lambda t: list(TASKS).index(t) if t in TASKS else 99)
+    algos = sorted({algo for _, algo in finals})
+    published = published_curves(tasks)
+    budget = {task: max(row["env_steps"] for row in rows if row["task"] == task and row["finished"]) for task in tasks}
+    lines = [f"Command: `{command}`", "", "Final deterministic evaluation return (mean over seeds; each seed in brackets).", ""]
+    header = ["task", "env steps", *algos, "pytorch_sac (published)"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for task in tasks:
+        cells = [task, f"{budget[task]:,}"]
+        for algo in algos:
+            seeds = finals.get((task, algo), {})
+            values = [seeds[s] for s in sorted(seeds)]
+            cells.append(f"{np.mean(values):.1f} [{', '.join(f'{v:.0f}' for v in values)}]" if values else "-")
+        cells.append(f"{published_at(published[task], budget[task]):.0f}" if task in published else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+
+    lines += ["", "IQM over runs with 95% stratified-bootstrap CI (rliable, 2000 resamples):", ""]
+    lines += ["| group | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
+    groups = {task: ([task], 1.0) for task in tasks}
+    dmc = [task for task in tasks if task in published]
+    if dmc:
+        groups["DMC tasks, return / 1000"] = (dmc, 1000.0)
+    for group, (members, scale) in groups.items():
+        cells = [group]
+        for algo in algos:
+            n_runs = min((len(finals.get((task, algo), {})) for task in members), default=0)
+            if n_runs == 0:
+                cells.append("-")
+                continue
+            matrix = np.array([[sorted(finals[task, algo].items())[i][1] for task in members] for i in range(n_runs)]) / scale
+            point, low, high = iqm_with_ci(matrix)
+            digits = 3 if scale > 1 else 1
+            cells.append(f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]")
+        lines.append("| " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    (out / "summary.md").write_text(text)
+    return text
+
+
+def plot(out: Path) -> None:
+    """curves.png (and temperature.png when runs logged a temperature)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_runs(out)
+    by_key = curves(rows)
+    tasks = sorted({task for task, _ in by_key}, key=lambda t: list(TASKS).index(t) if t in TASKS else 99)
+    algos = sorted({algo for _, algo in by_key})
+    published = published_curves(tasks)
+    colors = {algo: f"C{i}" for i, algo in enumerate(algos)}
+
+    def grid(n: int) -> tuple[Any, list[Any]]:
+        cols = min(n, 3)
+        fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(5 * cols, 3.6 * math.ceil(n / cols)), squeeze=False)
+        flat = list(axes.flat)
+        for ax in flat[n:]:
+            ax.set_visible(False)
+        return fig, flat
+
+    fig, axes = grid(len(tasks))
+    for ax, task in zip(axes, tasks):
+        for algo in algos:
+            seeds = by_key.get((task, algo))
+            if not seeds:
+                continue
+            steps = sorted(set.intersection(*(set(curve) for curve in seeds.values())))
+            values = np.array([[seeds[s][step] for step in steps] for s in seeds])
+            ax.plot(steps, values.mean(0), color=colors[algo], label=f"{algo} ({len(seeds)} seeds)")
+            ax.fill_between(steps, values.min(0), values.max(0), color=colors[algo], alpha=0.2)
+        if task in published:
+            horizon = max(row["env_steps"] for row in rows if row["task"] == task)
+            steps = [s for s in published[task] if s <= horizon]
+            if steps:
+                ax.plot(steps, [published[task][s] for s in steps], "k--", label="pytorch_sac (published)")
+        ax.set_title(task)
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("evaluation return")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=110)
+    plt.close(fig)
+
+    temperature_rows = [row for row in rows if not math.isnan(row["alpha"])]
+    if not temperature_rows:
+        return
+    fig, (alpha_ax, entropy_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for (task, algo), seeds in sorted(curves(temperature_rows).items()):
+        for seed in seeds:
+            run_rows = sorted((r for r in temperature_rows if (r["task"], r["algo"], r["seed"]) == (task, algo, seed)),
+                              key=lambda r: r["env_steps"])
+            steps = [r["env_steps"] for r in run_rows]
+            label = f"{algo} {task} seed {seed}" if len(tasks) > 1 else f"{algo} seed {seed}"
+            alpha_ax.plot(steps, [r["alpha"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
+            entropy_ax.plot(steps, [r["entropy"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
+    alpha_ax.set(title="temperature alpha", xlabel="environment steps", yscale="log")
+    entropy_ax.set(title="policy entropy -E[log pi(a|s)] (replayed states)", xlabel="environment steps")
+    entropy_ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "temperature.png", dpi=110)
+    plt.close(fig)
+
+
+def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", default_algos: tuple[str, ...] = ("softac", "sb3-sac"),
+         default_tasks: tuple[str, ...] = STUDY, default_seeds: tuple[int, ...] = (0, 1, 2), description: str = __doc__) -> None:
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--algos", nargs="+", default=list(default_algos), help=f"learners (default: {' '.join(default_algos)})")
+    parser.add_argument("--tasks", nargs="+", default=list(default_tasks), choices=list(TASKS), help=f"tasks (default: {' '.join(default_tasks)})")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(default_seeds), help=f"seeds (default: {' '.join(map(str, default_seeds))})")
+    parser.add_argument("--env-steps", type=int, default=None, help="override every task's budget (environment steps)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel runs (default: 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default: 1)")
+    parser.add_argument("--out", type=Path, default=default_out, help=f"results folder (default: {default_out.relative_to(REPO)})")
+    parser.add_argument("--aggregate-only", action="store_true", help="only write summary.md and the plots")
+    args = parser.parse_args()
+    tasks = {name: TASKS[name] for name in args.tasks}
+    if args.env_steps is not None:
+        tasks = {name: Task(**{**task.__dict__, "env_steps": args.env_steps, "eval_every": min(task.eval_every, args.env_steps)})
+                 for name, task in tasks.items()}
+    if not args.aggregate_only:
+        run_all(args.algos, tasks, args.seeds, args.out, args.workers, args.threads)
+    command = "python " + " ".join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *sys.argv[1:]])
+    print(summarize(args.out, command))
+    plot(args.out)
+    print(f"wrote {args.out / 'summary.md'} and {args.out / 'curves.png'}")
+
+
+if __name__ == "__main__":
+    main()
