@@ -17,6 +17,7 @@ Afterwards (and with ``--aggregate-only``) it writes to ``<out>``:
 - ``temperature.png`` when runs log a temperature: alpha and policy entropy against environment steps.
 
 Steps are environment steps throughout: an agent step with action repeat k is k of them.
+Needs ``pip install -e ".[bench]"`` (rliable) for the IQM confidence intervals.
 """
 
 import argparse
@@ -167,16 +168,21 @@ def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: in
     return finished
 
 
-def run_all(algos: list[str], tasks: dict[str, Task], seeds: list[int], out: Path, workers: int, threads: int) -> None:
-    """Every (seed, task, algo) without a finished CSV, seed-major so that early stops still cover all tasks."""
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    jobs = [
-        (algo, name, task, seed, out, threads)
+def pending_runs(algos: list[str], tasks: dict[str, Task], seeds: list[int], out: Path) -> list[tuple[str, str, Task, int]]:
+    """Every (algo, task, seed) without a finished CSV, seed-major so that early stops still cover all tasks."""
+    return [
+        (algo, name, task, seed)
         for seed in seeds
         for name, task in tasks.items()
         for algo in algos
         if not (out / "runs" / f"{algo}__{name}__{seed}.csv").exists()
     ]
+
+
+def run_all(algos: list[str], tasks: dict[str, Task], seeds: list[int], out: Path, workers: int, threads: int) -> None:
+    """Run the pending runs on ``workers`` processes."""
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    jobs = [(*job, out, threads) for job in pending_runs(algos, tasks, seeds, out)]
     print(f"{len(jobs)} runs to do ({len(algos) * len(tasks) * len(seeds) - len(jobs)} finished already), {workers} workers")
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run, *job): job for job in jobs}

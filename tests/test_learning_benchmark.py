@@ -1,0 +1,64 @@
+"""benchmarks/learning.py's bookkeeping: resumable run list, final returns, published numbers, summary and plots."""
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("learning", REPO / "benchmarks" / "learning.py")
+learning = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(learning)
+
+
+def write_run(out: Path, algo: str, task: str, seed: int, returns: list[float], finished: bool = True) -> None:
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    name = f"{algo}__{task}__{seed}" + ("" if finished else ".partial") + ".csv"
+    with (out / "runs" / name).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(learning.FIELDS)
+        for i, value in enumerate(returns):
+            alpha, entropy = (0.1 / (i + 1), -float(i)) if algo == "softac" and i > 0 else (float("nan"), float("nan"))
+            writer.writerow([algo, task, seed, i * 50_000, value, 1.0, alpha, entropy, float(i)])
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    for seed, offset in [(0, 0.0), (1, 100.0)]:
+        write_run(tmp_path, "softac", "cheetah-run", seed, [0.0, 100.0 + offset, 300.0 + offset])
+        write_run(tmp_path, "sb3-sac", "cheetah-run", seed, [0.0, 90.0 + offset, 250.0 + offset])
+    write_run(tmp_path, "sb3-sac", "cheetah-run", 2, [0.0, 999.0], finished=False)
+    return tmp_path
+
+
+def test_finished_runs_are_skipped_and_partial_ones_redone(results):
+    tasks = {"cheetah-run": learning.TASKS["cheetah-run"]}
+    pending = learning.pending_runs(["softac", "sb3-sac"], tasks, [0, 1, 2], results)
+    assert [(algo, seed) for algo, _, _, seed in pending] == [("softac", 2), ("sb3-sac", 2)]
+
+
+def test_final_returns_use_the_last_evaluation_of_finished_runs(results):
+    finals = learning.final_returns(learning.read_runs(results))
+    assert finals["cheetah-run", "softac"] == {0: 300.0, 1: 400.0}
+    assert finals["cheetah-run", "sb3-sac"] == {0: 250.0, 1: 350.0}, "the partial seed-2 run is left out"
+
+
+def test_published_numbers_are_pytorch_sac_means_at_that_step():
+    if not learning.PUBLISHED.exists():
+        pytest.skip("shared/reference is not beside this checkout")
+    with learning.PUBLISHED.open() as handle:
+        rows = [row for row in csv.DictReader(handle) if row["env"] == "cheetah_run" and row["step"] == "100000"]
+    expected = np.mean([float(row["episode_reward"]) for row in rows])
+    curve = learning.published_curves(["cheetah-run"])["cheetah-run"]
+    assert learning.published_at(curve, 100_000) == pytest.approx(expected)
+    assert min(curve[20_000], curve[40_000]) <= learning.published_at(curve, 30_000) <= max(curve[20_000], curve[40_000])
+
+
+def test_summary_and_plots_are_written(results):
+    pytest.importorskip("rliable")
+    text = learning.summarize(results, "python benchmarks/learning.py --test")
+    assert "| cheetah-run | 100,000 | 300.0 [250, 350] | 350.0 [300, 400] |" in text
+    learning.plot(results)
+    assert (results / "curves.png").stat().st_size > 10_000 and (results / "temperature.png").exists()
