@@ -190,6 +190,15 @@ def run_all(algos: list[str], tasks: dict[str, Task], seeds: list[int], out: Pat
             print(f"finished {future.result().name}", flush=True)
 
 
+def record_command(out: Path, command: str) -> None:
+    """Remember in ``<out>/commands.txt`` each distinct command that ran into this folder (summary.md quotes them)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "commands.txt"
+    known = path.read_text().splitlines() if path.exists() else []
+    if command not in known:
+        path.write_text("\n".join([*known, command]) + "\n")
+
+
 def read_runs(out: Path) -> list[dict[str, Any]]:
     """All evaluation rows, finished runs and partial ones (``finished`` tells them apart)."""
     rows = []
@@ -259,7 +268,9 @@ def summarize(out: Path, command: str) -> str:
     algos = sorted({algo for _, algo in finals})
     published = published_curves(tasks)
     budget = {task: max(row["env_steps"] for row in rows if row["task"] == task and row["finished"]) for task in tasks}
-    lines = [f"Command: `{command}`", "", "Final deterministic evaluation return (mean over seeds; each seed in brackets).", ""]
+    commands_file = out / "commands.txt"
+    commands = commands_file.read_text().splitlines() if commands_file.exists() else [command]
+    lines = ["Made by: " + ", then ".join(f"`{c}`" for c in commands), "", "Final deterministic evaluation return (mean over seeds; each seed in brackets).", ""]
     header = ["task", "env steps", *algos, "pytorch_sac (published)"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for task in tasks:
@@ -375,9 +386,10 @@ def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", defau
     if args.env_steps is not None:
         tasks = {name: Task(**{**task.__dict__, "env_steps": args.env_steps, "eval_every": min(task.eval_every, args.env_steps)})
                  for name, task in tasks.items()}
-    if not args.aggregate_only:
-        run_all(args.algos, tasks, args.seeds, args.out, args.workers, args.threads)
     command = "python " + " ".join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *sys.argv[1:]])
+    if not args.aggregate_only:
+        record_command(args.out, command)
+        run_all(args.algos, tasks, args.seeds, args.out, args.workers, args.threads)
     print(summarize(args.out, command))
     plot(args.out)
     print(f"wrote {args.out / 'summary.md'} and {args.out / 'curves.png'}")
