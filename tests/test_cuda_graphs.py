@@ -169,3 +169,18 @@ def test_cuda_graph_training_learns_pendulum():
     mean_return, _ = evaluate_policy(model, model.get_env(), n_eval_episodes=5)
     print(f"Pendulum-v1, CUDA graphs, 8k steps: {mean_return:.1f}")
     assert mean_return > -400
+
+
+def test_a_model_saved_in_capturable_mode_trains_after_loading_on_cpu(tmp_path):
+    """A zip saved by a CUDA-graph run keeps capturable optimizers; training it on the CPU switches them back."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", learning_starts=50, device="cpu", seed=0)
+    model.learn(60)
+    for optimizer in model._optimizers():
+        set_capturable(optimizer, True)
+    model.save(tmp_path / "model")
+    loaded = SoftAC.load(tmp_path / "model", env=model.get_env(), device="cpu")
+    assert all(group["capturable"] for optimizer in loaded._optimizers() for group in optimizer.param_groups)
+    loaded.learn(20, reset_num_timesteps=False)
+    for optimizer in loaded._optimizers():
+        for group in optimizer.param_groups:
+            assert not group["capturable"] and isinstance(group["lr"], float)
