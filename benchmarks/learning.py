@@ -308,6 +308,7 @@ def summarize(out: Path, command: str) -> str:
 def plot(out: Path) -> None:
     """curves.png (and temperature.png when runs logged a temperature)."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -318,6 +319,7 @@ def plot(out: Path) -> None:
     algos = sorted({algo for _, algo in by_key})
     published = published_curves(tasks)
     colors = {algo: f"C{i}" for i, algo in enumerate(algos)}
+    thousands = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:g}k")
 
     def grid(n: int) -> tuple[Any, list[Any]]:
         cols = min(n, 3)
@@ -343,6 +345,7 @@ def plot(out: Path) -> None:
             if steps:
                 ax.plot(steps, [published[task][s] for s in steps], "k--", label="pytorch_sac (published)")
         ax.set_title(task)
+        ax.xaxis.set_major_formatter(thousands)
         ax.set_xlabel("environment steps")
         ax.set_ylabel("evaluation return")
         ax.legend(fontsize=7)
@@ -353,18 +356,23 @@ def plot(out: Path) -> None:
     temperature_rows = [row for row in rows if not math.isnan(row["alpha"])]
     if not temperature_rows:
         return
-    fig, (alpha_ax, entropy_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for (task, algo), seeds in sorted(curves(temperature_rows).items()):
-        for seed in seeds:
-            run_rows = sorted((r for r in temperature_rows if (r["task"], r["algo"], r["seed"]) == (task, algo, seed)),
-                              key=lambda r: r["env_steps"])
-            steps = [r["env_steps"] for r in run_rows]
-            label = f"{algo} {task} seed {seed}" if len(tasks) > 1 else f"{algo} seed {seed}"
-            alpha_ax.plot(steps, [r["alpha"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
-            entropy_ax.plot(steps, [r["entropy"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
-    alpha_ax.set(title="temperature alpha", xlabel="environment steps", yscale="log")
-    entropy_ax.set(title="policy entropy -E[log pi(a|s)] (replayed states)", xlabel="environment steps")
-    entropy_ax.legend(fontsize=7)
+    temperature_tasks = [task for task in tasks if any(row["task"] == task for row in temperature_rows)]
+    fig, axes = plt.subplots(len(temperature_tasks), 2, figsize=(11, 3.2 * len(temperature_tasks)), squeeze=False)
+    for (alpha_ax, entropy_ax), task in zip(axes, temperature_tasks):
+        for algo in algos:
+            runs = sorted({row["seed"] for row in temperature_rows if (row["task"], row["algo"]) == (task, algo)})
+            for i, seed in enumerate(runs):
+                run_rows = sorted((r for r in temperature_rows if (r["task"], r["algo"], r["seed"]) == (task, algo, seed)),
+                                  key=lambda r: r["env_steps"])
+                steps = [r["env_steps"] for r in run_rows]
+                label = f"{algo} ({len(runs)} seeds)" if i == 0 else None
+                alpha_ax.plot(steps, [r["alpha"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
+                entropy_ax.plot(steps, [r["entropy"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
+        alpha_ax.set(title=f"{task}: temperature alpha", xlabel="environment steps", yscale="log")
+        entropy_ax.set(title=f"{task}: policy entropy -E[log pi(a|s)]", xlabel="environment steps")
+        for ax in (alpha_ax, entropy_ax):
+            ax.xaxis.set_major_formatter(thousands)
+        entropy_ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "temperature.png", dpi=110)
     plt.close(fig)
