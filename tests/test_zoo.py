@@ -131,7 +131,7 @@ def test_every_config_entry_builds(env_id):
         hyperparams["policy_kwargs"] = eval(hyperparams["policy_kwargs"])
     hyperparams = ExperimentManager._preprocess_schedules(hyperparams)
     hyperparams["buffer_size"] = 100  # constructor check only: don't allocate millions of transitions
-    env = gym.make("Pendulum-v1" if env_id == "default" else env_id)
+    env = gym.make("Pendulum-v1" if env_id == "default" else env_id, **hyperparams.pop("env_kwargs", {}))
     model = SoftAC(env=env, **hyperparams)
     assert model.observation_space == env.observation_space
 
@@ -148,3 +148,19 @@ def test_wheel_ships_the_default_config(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "sb3_softac/zoo_configs/softac.yml" in names and "sb3_softac/py.typed" in names
     assert zipfile.ZipFile(wheel).read("sb3_softac/zoo_configs/softac.yml").decode() == default_config_path().read_text()
+
+
+def test_dmc_study_entries_are_the_learning_study_settings():
+    """The validated DMC entries are exactly what benchmarks/learning.py ran (its HYPERPARAMS and action repeats)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("learning", Path(__file__).resolve().parent.parent / "benchmarks" / "learning.py")
+    learning = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(learning)
+    for name in ("cartpole-swingup", "reacher-easy", "cheetah-run", "finger-spin", "walker-walk"):
+        task = learning.TASKS[name]
+        entry = dict(CONFIG[task.env_id])
+        assert entry.pop("env_kwargs") == {"action_repeat": task.action_repeat}
+        assert entry.pop("n_timesteps") * task.action_repeat == 1_000_000
+        assert entry.pop("policy") == "MlpPolicy"
+        assert entry == {**learning.HYPERPARAMS, **dict(task.hyperparams)}, name
