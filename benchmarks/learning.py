@@ -3,6 +3,7 @@
     python benchmarks/learning.py                                # the default study (see TASKS), 2 workers
     python benchmarks/learning.py --tasks cheetah-run --algos softac sb3-sac --seeds 0 1 2 --env-steps 100000
     python benchmarks/learning.py --aggregate-only               # tables and plots from the CSVs already there
+    python benchmarks/learning.py --tasks walker-walk --algos softac --seeds 0 --set gradient_steps=2 --out benchmarks/results/utd
 
 Each run (algo, task, seed) evaluates the deterministic policy every ``eval_every`` environment steps on
 a separate env and appends a row to ``<out>/runs/<algo>__<task>__<seed>.partial.csv``; the file is
@@ -21,6 +22,7 @@ Needs ``pip install -e ".[bench]"`` (rliable) for the IQM confidence intervals.
 """
 
 import argparse
+import ast
 import csv
 import math
 import os
@@ -188,6 +190,17 @@ def run_all(algos: list[str], tasks: dict[str, Task], seeds: list[int], out: Pat
         futures = {pool.submit(run, *job): job for job in jobs}
         for future in as_completed(futures):
             print(f"finished {future.result().name}", flush=True)
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"gradient_steps=2"`` -> ``("gradient_steps", 2)`` (values are Python literals; bare words stay strings)."""
+    key, separator, value = item.partition("=")
+    if not separator or not key:
+        raise SystemExit(f"--set takes KEY=VALUE, got {item!r} (for example --set gradient_steps=2)")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
 
 
 def record_command(out: Path, command: str) -> None:
@@ -385,6 +398,8 @@ def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", defau
     parser.add_argument("--tasks", nargs="+", default=list(default_tasks), choices=list(TASKS), help=f"tasks (default: {' '.join(default_tasks)})")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(default_seeds), help=f"seeds (default: {' '.join(map(str, default_seeds))})")
     parser.add_argument("--env-steps", type=int, default=None, help="override every task's budget (environment steps)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="override hyperparameters for every task and learner, e.g. --set gradient_steps=2")
     parser.add_argument("--workers", type=int, default=2, help="parallel runs (default: 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default: 1)")
     parser.add_argument("--out", type=Path, default=default_out, help=f"results folder (default: {default_out.relative_to(REPO)})")
@@ -395,6 +410,9 @@ def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", defau
         tasks = {name: Task(**{**task.__dict__, "env_steps": args.env_steps, "eval_every": min(task.eval_every, args.env_steps)})
                  for name, task in tasks.items()}
     command = "python " + " ".join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *sys.argv[1:]])
+    overrides = tuple(parse_override(item) for item in args.set)
+    if overrides:
+        tasks = {name: Task(**{**task.__dict__, "hyperparams": task.hyperparams + overrides}) for name, task in tasks.items()}
     if not args.aggregate_only:
         record_command(args.out, command)
         run_all(args.algos, tasks, args.seeds, args.out, args.workers, args.threads)
