@@ -30,7 +30,7 @@ import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,11 @@ def read_runs(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def task_order(task: str) -> int:
+    """Sort key: the order of TASKS, unknown tasks last."""
+    return list(TASKS).index(task) if task in TASKS else len(TASKS)
+
+
 def curves(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, dict[int, float]]]:
     """(task, algo) -> seed -> env_steps -> evaluation return."""
     result: dict[tuple[str, str], dict[int, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
@@ -277,7 +282,7 @@ def summarize(out: Path, command: str) -> str:
     """Write summary.md (and return it): per-task finals, the published numbers, IQM with CIs."""
     rows = read_runs(out)
     finals = final_returns(rows)
-    tasks = sorted({task for task, _ in finals}, key=lambda t: list(TASKS).index(t) if t in TASKS else 99)
+    tasks = sorted({task for task, _ in finals}, key=task_order)
     algos = sorted({algo for _, algo in finals})
     published = published_curves(tasks)
     budget = {task: max(row["env_steps"] for row in rows if row["task"] == task and row["finished"]) for task in tasks}
@@ -328,7 +333,7 @@ def plot(out: Path) -> None:
 
     rows = read_runs(out)
     by_key = curves(rows)
-    tasks = sorted({task for task, _ in by_key}, key=lambda t: list(TASKS).index(t) if t in TASKS else 99)
+    tasks = sorted({task for task, _ in by_key}, key=task_order)
     algos = sorted({algo for _, algo in by_key})
     published = published_curves(tasks)
     colors = {algo: f"C{i}" for i, algo in enumerate(algos)}
@@ -407,12 +412,11 @@ def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", defau
     args = parser.parse_args()
     tasks = {name: TASKS[name] for name in args.tasks}
     if args.env_steps is not None:
-        tasks = {name: Task(**{**task.__dict__, "env_steps": args.env_steps, "eval_every": min(task.eval_every, args.env_steps)})
-                 for name, task in tasks.items()}
+        tasks = {name: replace(task, env_steps=args.env_steps, eval_every=min(task.eval_every, args.env_steps)) for name, task in tasks.items()}
     command = "python " + " ".join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *sys.argv[1:]])
     overrides = tuple(parse_override(item) for item in args.set)
     if overrides:
-        tasks = {name: Task(**{**task.__dict__, "hyperparams": task.hyperparams + overrides}) for name, task in tasks.items()}
+        tasks = {name: replace(task, hyperparams=task.hyperparams + overrides) for name, task in tasks.items()}
     if not args.aggregate_only:
         record_command(args.out, command)
         run_all(args.algos, tasks, args.seeds, args.out, args.workers, args.threads)
