@@ -420,6 +420,8 @@ def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", defau
     if not args.aggregate_only:
         record_command(args.out, command)
         run_all(args.algos, tasks, args.seeds, args.out, args.workers, args.threads)
+    elif not any((args.out / "runs").glob("*.csv")):
+        raise SystemExit(f"--aggregate-only: no run CSVs in {args.out / 'runs'}; run without --aggregate-only first, or pass --out")
     print(summarize(args.out, command))
     plot(args.out)
     print(f"wrote {args.out / 'summary.md'} and {args.out / 'curves.png'}")
