@@ -2,6 +2,7 @@
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,18 +50,36 @@ def _flat(items: Any) -> dict[str, Any]:
     return flat
 
 
-def read_run(run_file: Path) -> dict[str, Any]:
+def _records(run_file: Path, timeout: float) -> list[Any]:
     """
-    :param run_file: An offline ``run-<id>.wandb`` file.
+    The file's records once it is complete (its last record is the run's ``exit``). wandb-core's writer can
+    still be appending (e.g. the last history row) for a moment after ``run.finish()`` has returned.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        records = []
+        for payload in _payloads(run_file.read_bytes()):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(payload)
+            records.append(record)
+        if records and records[-1].WhichOneof("record_type") == "exit":
+            return records
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{run_file} has no exit record after {timeout} s: the run was not finished")
+        time.sleep(0.1)
+
+
+def read_run(run_file: Path, timeout: float = 30.0) -> dict[str, Any]:
+    """
+    :param run_file: An offline ``run-<id>.wandb`` file of a finished run.
+    :param timeout: Seconds to wait for the writer to complete the file.
     :return: ``{"config": {key: value}, "history": [row dicts], "summary": {key: value}, "files": [paths]}``.
     """
     config: dict[str, Any] = {}
     history: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
     files: list[str] = []
-    for payload in _payloads(run_file.read_bytes()):
-        record = wandb_internal_pb2.Record()
-        record.ParseFromString(payload)
+    for record in _records(run_file, timeout):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             config.update({item.key: json.loads(item.value_json) for item in record.run.config.update})
