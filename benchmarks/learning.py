@@ -4,6 +4,7 @@
     python benchmarks/learning.py --tasks cheetah-run --algos softac sb3-sac --seeds 0 1 2 --env-steps 100000
     python benchmarks/learning.py --aggregate-only               # tables and plots from the CSVs already there
     python benchmarks/learning.py --tasks walker-walk --algos softac --seeds 0 --set gradient_steps=2 --out benchmarks/results/utd
+    python benchmarks/learning.py --algos softac --action-repeat 1 --set learning_rate=1e-4 batch_size=1024 ...   # pytorch_sac's settings
 
 Each run (algo, task, seed) evaluates the deterministic policy every ``eval_every`` environment steps on
 a separate env and appends a row to ``<out>/runs/<algo>__<task>__<seed>.partial.csv``; the file is
@@ -203,6 +204,28 @@ def parse_override(item: str) -> tuple[str, Any]:
         return key, value
 
 
+def configured_tasks(names: list[str], env_steps: int | None, action_repeat: int | None,
+                     overrides: tuple[tuple[str, Any], ...]) -> dict[str, Task]:
+    """
+    :param names: Keys of ``TASKS``.
+    :param env_steps: Budget for every task (None: each task's own).
+    :param action_repeat: Action repeat for every DMC task (None: each task's own); others keep theirs.
+    :param overrides: Hyperparameter changes for every task, applied after the task's own.
+    :return: The tasks to run, by name.
+    """
+    if action_repeat is not None and action_repeat < 1:
+        raise SystemExit(f"--action-repeat must be >= 1, got {action_repeat}")
+    tasks = {}
+    for name in names:
+        task = replace(TASKS[name], hyperparams=TASKS[name].hyperparams + overrides)
+        if env_steps is not None:
+            task = replace(task, env_steps=env_steps, eval_every=min(task.eval_every, env_steps))
+        if action_repeat is not None and task.env_id.startswith("dmc-"):
+            task = replace(task, action_repeat=action_repeat)
+        tasks[name] = task
+    return tasks
+
+
 def record_command(out: Path, command: str) -> None:
     """Remember in ``<out>/commands.txt`` each distinct command that ran into this folder (summary.md quotes them)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -278,6 +301,31 @@ def iqm_with_ci(scores: np.ndarray, seed: int = 0) -> tuple[float, float, float]
     return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
 
 
+def returns_at_published_steps(rows: list[dict[str, Any]]) -> list[str]:
+    """
+    Markdown lines: each learner's return at pytorch_sac's evaluation steps (mean over the seeds that got
+    there, each seed in brackets), unfinished runs included, beside the published return; empty without
+    published curves.
+    """
+    by_key = curves(rows)
+    tasks = sorted({task for task, _ in by_key}, key=task_order)
+    published = published_curves(tasks)
+    if not published:
+        return []
+    algos = sorted({algo for _, algo in by_key})
+    lines = ["Return at pytorch_sac's evaluation steps (every run, finished or not; mean over the seeds that got there, each seed in brackets).", ""]
+    lines += ["| task | env steps | " + " | ".join(algos) + " | pytorch_sac (published) |", "|" + "---|" * (len(algos) + 3)]
+    for task in [task for task in tasks if task in published]:
+        reached = max(step for algo in algos for curve in by_key.get((task, algo), {}).values() for step in curve)
+        for step in [step for step in published[task] if 0 < step <= reached]:
+            cells = [task, f"{step:,}"]
+            for algo in algos:
+                values = [curve[step] for _, curve in sorted(by_key.get((task, algo), {}).items()) if step in curve]
+                cells.append(f"{np.mean(values):.1f} [{', '.join(f'{v:.0f}' for v in values)}]" if values else "-")
+            lines.append("| " + " | ".join([*cells, f"{published[task][step]:.0f}"]) + " |")
+    return lines + [""]
+
+
 def summarize(out: Path, command: str) -> str:
     """Write summary.md (and return it): per-task finals, the published numbers, IQM with CIs."""
     rows = read_runs(out)
@@ -288,7 +336,13 @@ def summarize(out: Path, command: str) -> str:
     budget = {task: max(row["env_steps"] for row in rows if row["task"] == task and row["finished"]) for task in tasks}
     commands_file = out / "commands.txt"
     commands = commands_file.read_text().splitlines() if commands_file.exists() else [command]
-    lines = ["Made by: " + ", then ".join(f"`{c}`" for c in commands), "", "Final deterministic evaluation return (mean over seeds; each seed in brackets).", ""]
+    lines = ["Made by: " + ", then ".join(f"`{c}`" for c in commands), ""]
+    lines += returns_at_published_steps(rows)
+    if not tasks:
+        text = "\n".join(lines + ["No run has finished yet: no final returns or IQMs."]) + "\n"
+        (out / "summary.md").write_text(text)
+        return text
+    lines += ["Final deterministic evaluation return (mean over seeds; each seed in brackets).", ""]
     header = ["task", "env steps", *algos, "pytorch_sac (published)"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for task in tasks:
@@ -355,7 +409,7 @@ def plot(out: Path) -> None:
                 continue
             steps = sorted(set.intersection(*(set(curve) for curve in seeds.values())))
             values = np.array([[seeds[s][step] for step in steps] for s in seeds])
-            ax.plot(steps, values.mean(0), color=colors[algo], label=f"{algo} ({len(seeds)} seeds)")
+            ax.plot(steps, values.mean(0), color=colors[algo], label=f"{algo} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
             ax.fill_between(steps, values.min(0), values.max(0), color=colors[algo], alpha=0.2)
         if task in published:
             horizon = max(row["env_steps"] for row in rows if row["task"] == task)
@@ -383,7 +437,7 @@ def plot(out: Path) -> None:
                 run_rows = sorted((r for r in temperature_rows if (r["task"], r["algo"], r["seed"]) == (task, algo, seed)),
                                   key=lambda r: r["env_steps"])
                 steps = [r["env_steps"] for r in run_rows]
-                label = f"{algo} ({len(runs)} seeds)" if i == 0 else None
+                label = f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})" if i == 0 else None
                 alpha_ax.plot(steps, [r["alpha"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
                 entropy_ax.plot(steps, [r["entropy"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
         alpha_ax.set(title=f"{task}: temperature alpha", xlabel="environment steps", yscale="log")
@@ -403,6 +457,7 @@ def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", defau
     parser.add_argument("--tasks", nargs="+", default=list(default_tasks), choices=list(TASKS), help=f"tasks (default: {' '.join(default_tasks)})")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(default_seeds), help=f"seeds (default: {' '.join(map(str, default_seeds))})")
     parser.add_argument("--env-steps", type=int, default=None, help="override every task's budget (environment steps)")
+    parser.add_argument("--action-repeat", type=int, default=None, help="override every DMC task's action repeat (1: pytorch_sac's)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="override hyperparameters for every task and learner, e.g. --set gradient_steps=2")
     parser.add_argument("--workers", type=int, default=2, help="parallel runs (default: 2)")
@@ -410,13 +465,9 @@ def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", defau
     parser.add_argument("--out", type=Path, default=default_out, help=f"results folder (default: {default_out.relative_to(REPO)})")
     parser.add_argument("--aggregate-only", action="store_true", help="only write summary.md and the plots")
     args = parser.parse_args()
-    tasks = {name: TASKS[name] for name in args.tasks}
-    if args.env_steps is not None:
-        tasks = {name: replace(task, env_steps=args.env_steps, eval_every=min(task.eval_every, args.env_steps)) for name, task in tasks.items()}
-    command = "python " + " ".join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *sys.argv[1:]])
     overrides = tuple(parse_override(item) for item in args.set)
-    if overrides:
-        tasks = {name: replace(task, hyperparams=task.hyperparams + overrides) for name, task in tasks.items()}
+    tasks = configured_tasks(args.tasks, args.env_steps, args.action_repeat, overrides)
+    command = "python " + " ".join([os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *sys.argv[1:]])
     if not args.aggregate_only:
         record_command(args.out, command)
         run_all(args.algos, tasks, args.seeds, args.out, args.workers, args.threads)

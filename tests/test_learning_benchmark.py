@@ -62,3 +62,28 @@ def test_summary_and_plots_are_written(results):
     assert "| cheetah-run | 100,000 | 300.0 [250, 350] | 350.0 [300, 400] |" in text
     learning.plot(results)
     assert (results / "curves.png").stat().st_size > 10_000 and (results / "temperature.png").exists()
+
+
+def test_returns_at_published_steps_include_unfinished_runs(results, tmp_path, monkeypatch):
+    published = tmp_path / "published.csv"
+    published.write_text("env,seed,step,episode_reward\ncheetah_run,0,50000,70\ncheetah_run,1,50000,84\ncheetah_run,0,100000,213\n")
+    monkeypatch.setattr(learning, "PUBLISHED", published)
+    lines = learning.returns_at_published_steps(learning.read_runs(results))
+    assert "| cheetah-run | 50,000 | 426.3 [90, 190, 999] | 150.0 [100, 200] | 77 |" in lines
+    assert "| cheetah-run | 100,000 | 300.0 [250, 350] | 350.0 [300, 400] | 213 |" in lines
+
+
+def test_summary_of_unfinished_runs_only_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(learning, "PUBLISHED", tmp_path / "none.csv")
+    write_run(tmp_path, "softac", "walker-walk", 0, [0.0, 50.0], finished=False)
+    assert learning.summarize(tmp_path, "cmd").endswith("No run has finished yet: no final returns or IQMs.\n")
+
+
+def test_command_line_overrides_reach_the_tasks():
+    tasks = learning.configured_tasks(["pendulum", "walker-walk"], 5_000, 1, (("batch_size", 1024),))
+    assert tasks["walker-walk"].action_repeat == 1 and tasks["pendulum"].action_repeat == 1
+    assert learning.TASKS["walker-walk"].action_repeat == 2, "the study's settings are not changed"
+    assert tasks["walker-walk"].env_steps == 5_000 and tasks["walker-walk"].eval_every == 5_000
+    assert tasks["pendulum"].hyperparams == (("learning_rate", 1e-3), ("batch_size", 1024))
+    with pytest.raises(SystemExit, match="--action-repeat must be >= 1, got 0"):
+        learning.configured_tasks(["walker-walk"], None, 0, ())
