@@ -13,9 +13,7 @@ import ast
 import inspect
 import re
 import runpy
-import signal
 import sys
-import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -118,37 +116,6 @@ class ResumeTimesteps(BaseCallback):
         return True
 
 
-class StopOnInterrupt(BaseCallback):
-    """
-    Ctrl-C (SIGINT) during training stops it at the end of the current step, and rl_zoo3 then saves as usual.
-
-    rl_zoo3 relies on the ``KeyboardInterrupt``, which Python prints and drops when it is raised inside a
-    finalizer (e.g. of a checkpoint file just saved); a CI run once saw training go on after SIGINT. Here
-    the first signal only sets a flag; a second one raises ``KeyboardInterrupt`` at once, as before.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requested = False
-        self._previous: Any = None
-
-    def _on_training_start(self) -> None:
-        if threading.current_thread() is threading.main_thread():  # signal handlers can only be set there
-            self._previous = signal.signal(signal.SIGINT, self._request_stop)
-
-    def _request_stop(self, signum: int, frame: Any) -> None:
-        self.requested = True
-        signal.signal(signal.SIGINT, self._previous)
-        print("Interrupted: training stops after this step and the model is saved (Ctrl-C again to stop at once).", flush=True)
-
-    def _on_step(self) -> bool:
-        return not self.requested
-
-    def _on_training_end(self) -> None:
-        if self._previous is not None and signal.getsignal(signal.SIGINT) == self._request_stop:
-            signal.signal(signal.SIGINT, self._previous)
-
-
 _CHECKPOINT = re.compile(r"^(?P<prefix>.+)_(?P<steps>\d+)_steps\.zip$")
 
 
@@ -173,8 +140,6 @@ def _adapt_experiment_manager() -> None:
       evaluated without action repeat);
     - ``--save-replay-buffer`` also makes every ``--save-freq`` checkpoint save its replay buffer;
     - ``-i <checkpoint>`` loads that checkpoint's replay buffer and continues its timestep count;
-    - Ctrl-C stops training at a step boundary (:class:`StopOnInterrupt`) instead of relying on a
-      ``KeyboardInterrupt`` that Python may drop;
     - ``--track`` adds :class:`~sb3_softac.tracking.WandbTracking` to the callbacks.
     """
     from rl_zoo3.exp_manager import ExperimentManager
@@ -196,7 +161,6 @@ def _adapt_experiment_manager() -> None:
                 callback.save_replay_buffer = True
         if self.continue_training:
             self.callbacks = [*self.callbacks, ResumeTimesteps(model.num_timesteps, model._episode_num)]
-        self.callbacks = [*self.callbacks, StopOnInterrupt()]
         if _TRACKING["active"]:
             from sb3_softac.tracking import WandbTracking
 
