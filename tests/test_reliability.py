@@ -29,9 +29,15 @@ FAST = dict(learning_starts=50, buffer_size=1000, batch_size=32, policy_kwargs=d
 ZOO = ["--algo", "softac", "--env", "Pendulum-v1", "-f", "logs", "--save-replay-buffer", "-params", "learning_starts:100", "buffer_size:5000", "policy_kwargs:dict(net_arch=[32, 32])"]
 
 
+def default_sigint() -> None:
+    """In the child: SIGINT as in a foreground terminal, even when the tests run as a background job (which ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def zoo_train(cwd: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint)
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 300) -> None:
