@@ -301,16 +301,28 @@ def iqm_with_ci(scores: np.ndarray, seed: int = 0) -> tuple[float, float, float]
     return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
 
 
-def returns_at_published_steps(rows: list[dict[str, Any]]) -> list[str]:
+def mean_and_seeds(values: list[float]) -> str:
+    """``"150.0 [100, 200]"``: the mean, then each seed's value; ``"-"`` for none."""
+    return f"{np.mean(values):.1f} [{', '.join(f'{v:.0f}' for v in values)}]" if values else "-"
+
+
+def runs_label(algo: str, n_seeds: int) -> str:
+    """Legend entry: ``"softac (3 seeds)"``, ``"softac (1 seed)"``."""
+    return f"{algo} ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
+
+
+def returns_at_published_steps(rows: list[dict[str, Any]], published: dict[str, dict[int, float]]) -> list[str]:
     """
     Markdown lines: each learner's return at pytorch_sac's evaluation steps (mean over the seeds that got
     there, each seed in brackets), unfinished runs included, beside the published return; empty without
     published curves.
+
+    :param rows: Evaluation rows (``read_runs``).
+    :param published: ``published_curves`` of (at least) the rows' tasks.
     """
     by_key = curves(rows)
     tasks = sorted({task for task, _ in by_key}, key=task_order)
-    published = published_curves(tasks)
-    if not published:
+    if not any(task in published for task in tasks):
         return []
     algos = sorted({algo for _, algo in by_key})
     lines = ["Return at pytorch_sac's evaluation steps (every run, finished or not; mean over the seeds that got there, each seed in brackets).", ""]
@@ -321,7 +333,7 @@ def returns_at_published_steps(rows: list[dict[str, Any]]) -> list[str]:
             cells = [task, f"{step:,}"]
             for algo in algos:
                 values = [curve[step] for _, curve in sorted(by_key.get((task, algo), {}).items()) if step in curve]
-                cells.append(f"{np.mean(values):.1f} [{', '.join(f'{v:.0f}' for v in values)}]" if values else "-")
+                cells.append(mean_and_seeds(values))
             lines.append("| " + " | ".join([*cells, f"{published[task][step]:.0f}"]) + " |")
     return lines + [""]
 
@@ -332,12 +344,12 @@ def summarize(out: Path, command: str) -> str:
     finals = final_returns(rows)
     tasks = sorted({task for task, _ in finals}, key=task_order)
     algos = sorted({algo for _, algo in finals})
-    published = published_curves(tasks)
+    published = published_curves(sorted({row["task"] for row in rows}))
     budget = {task: max(row["env_steps"] for row in rows if row["task"] == task and row["finished"]) for task in tasks}
     commands_file = out / "commands.txt"
     commands = commands_file.read_text().splitlines() if commands_file.exists() else [command]
     lines = ["Made by: " + ", then ".join(f"`{c}`" for c in commands), ""]
-    lines += returns_at_published_steps(rows)
+    lines += returns_at_published_steps(rows, published)
     if not tasks:
         text = "\n".join(lines + ["No run has finished yet: no final returns or IQMs."]) + "\n"
         (out / "summary.md").write_text(text)
@@ -350,7 +362,7 @@ def summarize(out: Path, command: str) -> str:
         for algo in algos:
             seeds = finals.get((task, algo), {})
             values = [seeds[s] for s in sorted(seeds)]
-            cells.append(f"{np.mean(values):.1f} [{', '.join(f'{v:.0f}' for v in values)}]" if values else "-")
+            cells.append(mean_and_seeds(values))
         cells.append(f"{published_at(published[task], budget[task]):.0f}" if task in published else "-")
         lines.append("| " + " | ".join(cells) + " |")
 
@@ -409,7 +421,7 @@ def plot(out: Path) -> None:
                 continue
             steps = sorted(set.intersection(*(set(curve) for curve in seeds.values())))
             values = np.array([[seeds[s][step] for step in steps] for s in seeds])
-            ax.plot(steps, values.mean(0), color=colors[algo], label=f"{algo} ({len(seeds)} seed{'s' if len(seeds) > 1 else ''})")
+            ax.plot(steps, values.mean(0), color=colors[algo], label=runs_label(algo, len(seeds)))
             ax.fill_between(steps, values.min(0), values.max(0), color=colors[algo], alpha=0.2)
         if task in published:
             horizon = max(row["env_steps"] for row in rows if row["task"] == task)
@@ -437,7 +449,7 @@ def plot(out: Path) -> None:
                 run_rows = sorted((r for r in temperature_rows if (r["task"], r["algo"], r["seed"]) == (task, algo, seed)),
                                   key=lambda r: r["env_steps"])
                 steps = [r["env_steps"] for r in run_rows]
-                label = f"{algo} ({len(runs)} seed{'s' if len(runs) > 1 else ''})" if i == 0 else None
+                label = runs_label(algo, len(runs)) if i == 0 else None
                 alpha_ax.plot(steps, [r["alpha"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
                 entropy_ax.plot(steps, [r["entropy"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
         alpha_ax.set(title=f"{task}: temperature alpha", xlabel="environment steps", yscale="log")

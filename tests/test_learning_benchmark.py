@@ -68,7 +68,7 @@ def test_returns_at_published_steps_include_unfinished_runs(results, tmp_path, m
     published = tmp_path / "published.csv"
     published.write_text("env,seed,step,episode_reward\ncheetah_run,0,50000,70\ncheetah_run,1,50000,84\ncheetah_run,0,100000,213\n")
     monkeypatch.setattr(learning, "PUBLISHED", published)
-    lines = learning.returns_at_published_steps(learning.read_runs(results))
+    lines = learning.returns_at_published_steps(learning.read_runs(results), learning.published_curves(["cheetah-run"]))
     assert "| cheetah-run | 50,000 | 426.3 [90, 190, 999] | 150.0 [100, 200] | 77 |" in lines
     assert "| cheetah-run | 100,000 | 300.0 [250, 350] | 350.0 [300, 400] | 213 |" in lines
 
