@@ -79,11 +79,21 @@ HYPERPARAMS: dict[str, Any] = dict(
     learning_rate=3e-4, buffer_size=300_000, learning_starts=1000, batch_size=256, tau=0.005, gamma=0.99, ent_coef="auto_0.1"
 )
 FIXED_ALPHA = 0.1
+# SoftAC with a different actor parameterisation or init (policy_kwargs merged over the task's): what
+# pytorch_sac does differently from SB3's SAC at the same hyperparameters.
+PYTORCH_SAC_LOG_STD = dict(tanh_log_std=True, log_std_bounds=(-5.0, 2.0))
+SOFTAC_VARIANTS: dict[str, dict[str, Any]] = {
+    "softac": {},
+    "softac-ortho": dict(ortho_init=True),
+    "softac-tanh-std": PYTORCH_SAC_LOG_STD,
+    "softac-ortho-tanh-std": dict(ortho_init=True, **PYTORCH_SAC_LOG_STD),
+}
 
 
 def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> Any:
     """
-    :param algo: ``softac``, ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac`` or ``ddpg`` (SB3's, Gaussian noise 0.1).
+    :param algo: ``softac``, a SoftAC variant (``SOFTAC_VARIANTS``), ``softac-fixed`` (ent_coef=FIXED_ALPHA),
+        ``sb3-sac`` or ``ddpg`` (SB3's, Gaussian noise 0.1).
     :param env: The training env.
     :param seed: Seed for the model and its env.
     :param hyperparams: Constructor arguments (temperature ones are dropped for DDPG).
@@ -94,8 +104,9 @@ def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> A
 
     from sb3_softac import SoftAC
 
-    if algo == "softac":
-        return SoftAC("MlpPolicy", env, seed=seed, **hyperparams)
+    if algo in SOFTAC_VARIANTS:
+        policy_kwargs = {**hyperparams.get("policy_kwargs", {}), **SOFTAC_VARIANTS[algo]}
+        return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "policy_kwargs": policy_kwargs})
     if algo == "softac-fixed":
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "ent_coef": FIXED_ALPHA})
     if algo == "sb3-sac":
@@ -105,7 +116,7 @@ def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> A
         noise = NormalActionNoise(np.zeros(n_actions), 0.1 * np.ones(n_actions))
         ddpg_params = {key: value for key, value in hyperparams.items() if key != "ent_coef"}
         return DDPG("MlpPolicy", env, seed=seed, action_noise=noise, policy_kwargs=dict(net_arch=[256, 256]), **ddpg_params)
-    raise ValueError(f"unknown algo {algo!r}: use softac, softac-fixed, sb3-sac or ddpg")
+    raise ValueError(f"unknown algo {algo!r}: use {', '.join(SOFTAC_VARIANTS)}, softac-fixed, sb3-sac or ddpg")
 
 
 def temperature_and_entropy(model: Any) -> tuple[float, float]:
@@ -465,7 +476,8 @@ def plot(out: Path) -> None:
 def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", default_algos: tuple[str, ...] = ("softac", "sb3-sac"),
          default_tasks: tuple[str, ...] = STUDY, default_seeds: tuple[int, ...] = (0, 1, 2), description: str = __doc__) -> None:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algos", nargs="+", default=list(default_algos), help=f"learners (default: {' '.join(default_algos)})")
+    parser.add_argument("--algos", nargs="+", default=list(default_algos), choices=[*SOFTAC_VARIANTS, "softac-fixed", "sb3-sac", "ddpg"],
+                        help=f"learners (default: {' '.join(default_algos)})")
     parser.add_argument("--tasks", nargs="+", default=list(default_tasks), choices=list(TASKS), help=f"tasks (default: {' '.join(default_tasks)})")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(default_seeds), help=f"seeds (default: {' '.join(map(str, default_seeds))})")
     parser.add_argument("--env-steps", type=int, default=None, help="override every task's budget (environment steps)")

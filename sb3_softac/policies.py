@@ -6,6 +6,7 @@ Stable-Baselines3's building blocks (features extractors, ``create_mlp``, ``Base
 """
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch as th
@@ -45,6 +46,39 @@ def check_n_critics(n_critics: int) -> None:
             f"n_critics={n_critics!r} is invalid: SoftAC needs at least one critic. "
             "Pass an integer >= 1 in policy_kwargs, e.g. policy_kwargs=dict(n_critics=2) (the default)."
         )
+
+
+def check_log_std_bounds(log_std_bounds: Any) -> tuple[float, float]:
+    """
+    :param log_std_bounds: ``(low, high)`` bounds on the actor's log standard deviation.
+    :return: The bounds as floats; a ``ValueError`` names the value unless they are finite with ``low < high``.
+    """
+    try:
+        low, high = (float(bound) for bound in log_std_bounds)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(
+            f"log_std_bounds={log_std_bounds!r} is invalid: it must be two finite numbers (low, high) with low < high, "
+            f"e.g. ({LOG_STD_MIN}, {LOG_STD_MAX}) (the default, as SB3) or (-5.0, 2.0) (pytorch_sac, CleanRL)."
+        )
+    return low, high
+
+
+def orthogonal_init(module: nn.Module) -> None:
+    """
+    pytorch_sac's initialisation, for ``module.apply``: orthogonal weights (gain 1) and zero biases in
+    every ``nn.Linear`` and every member of an :class:`EnsembleLinear`; other modules are left as they are.
+
+    :param module: A module (``apply`` visits all submodules).
+    """
+    if isinstance(module, nn.Linear):
+        nn.init.orthogonal_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, EnsembleLinear):
+        for weight in module.weight:
+            nn.init.orthogonal_(weight)
+        nn.init.zeros_(module.bias)
 
 
 def tanh_log_det_jacobian(gaussian_actions: th.Tensor) -> th.Tensor:
@@ -102,6 +136,10 @@ class SquashedGaussianActor(BasePolicy):
     :param use_expln: gSDE: use ``expln`` instead of ``exp`` to keep the std positive without blowing up.
     :param clip_mean: gSDE: clip the pre-squash mean to ``[-clip_mean, clip_mean]`` (0 disables it).
     :param normalize_images: Whether to divide images by 255.
+    :param log_std_bounds: ``(low, high)`` bounds on the log standard deviation (not used with gSDE).
+    :param tanh_log_std: ``False``: clamp the log-std head's output to the bounds (SB3's SAC; no gradient
+        outside them). ``True``: map it into them with ``low + (high - low) (tanh(x) + 1) / 2``
+        (pytorch_sac, CleanRL), which keeps a gradient everywhere.
     """
 
     def __init__(
@@ -118,6 +156,8 @@ class SquashedGaussianActor(BasePolicy):
         use_expln: bool = False,
         clip_mean: float = 2.0,
         normalize_images: bool = True,
+        log_std_bounds: tuple[float, float] = (LOG_STD_MIN, LOG_STD_MAX),
+        tanh_log_std: bool = False,
     ) -> None:
         super().__init__(
             observation_space,
@@ -134,6 +174,8 @@ class SquashedGaussianActor(BasePolicy):
         self.use_expln = use_expln
         self.full_std = full_std
         self.clip_mean = clip_mean
+        self.log_std_bounds = check_log_std_bounds(log_std_bounds)
+        self.tanh_log_std = tanh_log_std
 
         action_dim = get_action_dim(self.action_space)
         self.latent_pi = nn.Sequential(*create_mlp(features_dim, -1, net_arch, activation_fn))
@@ -167,6 +209,8 @@ class SquashedGaussianActor(BasePolicy):
                 use_expln=self.use_expln,
                 features_extractor=self.features_extractor,
                 clip_mean=self.clip_mean,
+                log_std_bounds=self.log_std_bounds,
+                tanh_log_std=self.tanh_log_std,
             )
         )
         return data
@@ -203,7 +247,14 @@ class SquashedGaussianActor(BasePolicy):
         mean = self.mu(latent_pi).float()  # float32 for the sampling math, also under bf16 autocast
         if self.use_sde:
             return mean, self.log_std, latent_pi.float()  # type: ignore[return-value]
-        return mean, self.log_std(latent_pi).float().clamp(LOG_STD_MIN, LOG_STD_MAX), latent_pi
+        return mean, self._bounded_log_std(self.log_std(latent_pi).float()), latent_pi
+
+    def _bounded_log_std(self, log_std: th.Tensor) -> th.Tensor:
+        """The log-std head's output kept in ``log_std_bounds``: clamped, or tanh-mapped (``tanh_log_std``)."""
+        low, high = self.log_std_bounds
+        if self.tanh_log_std:
+            return low + 0.5 * (high - low) * (th.tanh(log_std) + 1.0)
+        return log_std.clamp(low, high)
 
     def _sample_gaussian(self, mean: th.Tensor, log_std: th.Tensor, latent_pi: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         """Reparameterised ``u = mu + sigma * eps`` and its Gaussian log-density ``log N(u; mu, sigma)`` (summed)."""
@@ -370,6 +421,12 @@ class SoftACPolicy(BasePolicy):
     :param n_critics: Number of critic networks to create.
     :param share_features_extractor: Whether to share or not the features extractor between the actor and
         the critic (the critic then does not train it).
+    :param log_std_bounds: ``(low, high)`` bounds on the actor's log standard deviation; SB3's are the default,
+        pytorch_sac and CleanRL use ``(-5, 2)`` with ``tanh_log_std=True``.
+    :param tanh_log_std: Map the log-std into its bounds with tanh instead of clamping it (see
+        :class:`SquashedGaussianActor`).
+    :param ortho_init: Initialise the actor's and critics' MLP layers with orthogonal weights and zero biases
+        (pytorch_sac's init); ``False`` keeps PyTorch's default init, as SB3's SAC. Features extractors keep theirs.
     """
 
     actor: SquashedGaussianActor
@@ -394,6 +451,9 @@ class SoftACPolicy(BasePolicy):
         optimizer_kwargs: dict[str, Any] | None = None,
         n_critics: int = 2,
         share_features_extractor: bool = False,
+        log_std_bounds: tuple[float, float] = (LOG_STD_MIN, LOG_STD_MAX),
+        tanh_log_std: bool = False,
+        ortho_init: bool = False,
     ) -> None:
         super().__init__(
             observation_space,
@@ -417,6 +477,9 @@ class SoftACPolicy(BasePolicy):
         self.clip_mean = clip_mean
         self.n_critics = n_critics
         self.share_features_extractor = share_features_extractor
+        self.log_std_bounds = check_log_std_bounds(log_std_bounds)
+        self.tanh_log_std = tanh_log_std
+        self.ortho_init = ortho_init
         self._actor_arch, self._critic_arch = actor_arch, critic_arch
         self._build(lr_schedule)
 
@@ -426,6 +489,8 @@ class SoftACPolicy(BasePolicy):
             # One fused kernel per parameter instead of ~10 ops; same math (SB3's SAC leaves Adam unfused).
             optimizer_kwargs = {"fused": True, **optimizer_kwargs}
         self.actor = self.make_actor()
+        if self.ortho_init:
+            self._apply_to_mlps(self.actor, orthogonal_init)
         self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **optimizer_kwargs)
 
         if self.share_features_extractor:
@@ -435,12 +500,21 @@ class SoftACPolicy(BasePolicy):
         else:
             self.critic = self.make_critic()
             critic_parameters = list(self.critic.parameters())
+        if self.ortho_init:
+            self._apply_to_mlps(self.critic, orthogonal_init)
         self.critic.optimizer = self.optimizer_class(critic_parameters, lr=lr_schedule(1), **optimizer_kwargs)
 
         # Target networks never share the extractor and are never trained by gradient.
         self.critic_target = self.make_critic()
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.set_training_mode(False)
+
+    @staticmethod
+    def _apply_to_mlps(network: nn.Module, function: Callable[[nn.Module], None]) -> None:
+        """Apply ``function`` to every submodule of ``network`` outside its features extractor."""
+        for name, child in network.named_children():
+            if name != "features_extractor":
+                child.apply(function)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
@@ -459,6 +533,9 @@ class SoftACPolicy(BasePolicy):
                 features_extractor_class=self.features_extractor_class,
                 features_extractor_kwargs=self.features_extractor_kwargs,
                 share_features_extractor=self.share_features_extractor,
+                log_std_bounds=self.log_std_bounds,
+                tanh_log_std=self.tanh_log_std,
+                ortho_init=self.ortho_init,
             )
         )
         return data
@@ -489,6 +566,8 @@ class SoftACPolicy(BasePolicy):
             use_expln=self.use_expln,
             clip_mean=self.clip_mean,
             normalize_images=self.normalize_images,
+            log_std_bounds=self.log_std_bounds,
+            tanh_log_std=self.tanh_log_std,
         ).to(self.device)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> SoftQEnsemble:

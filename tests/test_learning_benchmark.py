@@ -87,3 +87,16 @@ def test_command_line_overrides_reach_the_tasks():
     assert tasks["pendulum"].hyperparams == (("learning_rate", 1e-3), ("batch_size", 1024))
     with pytest.raises(SystemExit, match="--action-repeat must be >= 1, got 0"):
         learning.configured_tasks(["walker-walk"], None, 0, ())
+
+
+def test_softac_variants_add_their_policy_kwargs_to_the_task_ones():
+    import gymnasium as gym
+
+    hyperparams = {**learning.HYPERPARAMS, "policy_kwargs": {"net_arch": [32, 32]}}
+    model = learning.make_model("softac-ortho-tanh-std", gym.make("Pendulum-v1"), 0, hyperparams)
+    assert model.policy.ortho_init and model.actor.tanh_log_std and model.actor.log_std_bounds == (-5.0, 2.0)
+    assert model.actor.net_arch == [32, 32]
+    plain = learning.make_model("softac", gym.make("Pendulum-v1"), 0, hyperparams)
+    assert not plain.policy.ortho_init and not plain.actor.tanh_log_std and plain.actor.net_arch == [32, 32]
+    with pytest.raises(ValueError, match="unknown algo 'softac-typo'"):
+        learning.make_model("softac-typo", gym.make("Pendulum-v1"), 0, hyperparams)

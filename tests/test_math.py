@@ -11,7 +11,7 @@ from torch.distributions.transforms import TanhTransform
 from torch.nn import functional as F
 
 from sb3_softac import SoftAC
-from sb3_softac.policies import tanh_log_det_jacobian
+from sb3_softac.policies import EnsembleLinear, tanh_log_det_jacobian
 
 FAST = dict(learning_starts=50, buffer_size=1000, batch_size=32, policy_kwargs=dict(net_arch=[32, 32]), seed=0)
 
@@ -222,3 +222,38 @@ def test_n_step_discounts_used():
     for a, b in zip(as_gamma, critic_after_step(data._replace(discounts=None))):
         assert th.equal(a, b)
     assert not all(th.equal(a, b) for a, b in zip(as_gamma, critic_after_step(data)))
+
+
+@pytest.mark.parametrize("tanh_log_std", [False, True])
+def test_log_std_stays_in_bounds_and_tanh_keeps_a_gradient(tanh_log_std):
+    """Clamping (SB3) has no gradient past a bound; the tanh map (pytorch_sac) keeps one and stays inside."""
+    kwargs = dict(net_arch=[32, 32], log_std_bounds=(-5.0, 2.0), tanh_log_std=tanh_log_std)
+    actor = SoftAC("MlpPolicy", "Pendulum-v1", **{**FAST, "policy_kwargs": kwargs}).actor
+    with th.no_grad():
+        actor.log_std.bias.fill_(6.0)  # above the upper bound (and where tanh is not yet exactly 1 in float32)
+    _, log_std, _ = actor.gaussian_params(th.randn(16, 3))
+    assert (log_std >= -5.0).all() and (log_std <= 2.0).all()
+    log_std.sum().backward()
+    gradient = actor.log_std.bias.grad.abs().sum().item()
+    assert (gradient > 0.0) == tanh_log_std
+    if tanh_log_std:  # at the head's output 0, the middle of the bounds: -5 + 3.5 (tanh(0) + 1)
+        with th.no_grad():
+            actor.log_std.weight.zero_()
+            actor.log_std.bias.zero_()
+        assert th.allclose(actor.gaussian_params(th.randn(4, 3))[1], th.full((4, 1), -1.5))
+
+
+def test_ortho_init_gives_orthogonal_weights_and_zero_biases():
+    kwargs = dict(net_arch=[32, 16], ortho_init=True)
+    policy = SoftAC("MlpPolicy", "Pendulum-v1", **{**FAST, "policy_kwargs": kwargs}).policy
+    layers = [module for module in [*policy.actor.modules(), *policy.critic.modules()] if isinstance(module, (th.nn.Linear, EnsembleLinear))]
+    assert len(layers) == 4 + 3  # actor: 2 hidden, mu, log_std; critic: 2 hidden, output
+    for layer in layers:
+        for weight in layer.weight.reshape(-1, *layer.weight.shape[-2:]):  # each ensemble member on its own
+            gram = weight @ weight.T if weight.shape[0] <= weight.shape[1] else weight.T @ weight
+            assert th.allclose(gram, th.eye(len(gram)), atol=1e-5)
+        assert (layer.bias == 0).all()
+    for target, online in zip(policy.critic_target.parameters(), policy.critic.parameters()):
+        assert th.equal(target, online)
+    default = SoftAC("MlpPolicy", "Pendulum-v1", **FAST).policy
+    assert (default.actor.latent_pi[0].bias != 0).any()  # PyTorch's default init otherwise, as SB3's SAC

@@ -72,6 +72,10 @@ def test_env_id_is_checked_too():
         (dict(target_entropy=[1.0]), "target_entropy=[1.0] is invalid"),
         (dict(target_entropy=float("inf")), "target_entropy=inf is invalid"),
         (dict(target_update_interval=0), "target_update_interval=0 is invalid"),
+        (dict(policy_kwargs=dict(log_std_bounds=(2.0, -5.0))), "log_std_bounds=(2.0, -5.0) is invalid"),
+        (dict(policy_kwargs=dict(log_std_bounds=(-5.0, float("inf")))), "log_std_bounds=(-5.0, inf) is invalid"),
+        (dict(policy_kwargs=dict(log_std_bounds=-5.0)), "log_std_bounds=-5.0 is invalid"),
+        (dict(policy_kwargs=dict(log_std_bounds=(-5.0, 0.0, 2.0))), "log_std_bounds=(-5.0, 0.0, 2.0) is invalid"),
     ],
 )
 def test_bad_hyperparameters(kwargs, message):
