@@ -80,13 +80,14 @@ HYPERPARAMS: dict[str, Any] = dict(
 )
 FIXED_ALPHA = 0.1
 # SoftAC with a different actor parameterisation or init (policy_kwargs merged over the task's): what
-# pytorch_sac does differently from SB3's SAC at the same hyperparameters.
+# pytorch_sac does differently from SB3's SAC at the same hyperparameters, and SB3's epsilon in log pi.
 PYTORCH_SAC_LOG_STD = dict(tanh_log_std=True, log_std_bounds=(-5.0, 2.0))
 SOFTAC_VARIANTS: dict[str, dict[str, Any]] = {
     "softac": {},
     "softac-ortho": dict(ortho_init=True),
     "softac-tanh-std": PYTORCH_SAC_LOG_STD,
     "softac-ortho-tanh-std": dict(ortho_init=True, **PYTORCH_SAC_LOG_STD),
+    "softac-sb3-log-prob": dict(log_prob_epsilon=1e-6),
 }
 
 

@@ -65,6 +65,19 @@ def check_log_std_bounds(log_std_bounds: Any) -> tuple[float, float]:
     return low, high
 
 
+def check_log_prob_epsilon(log_prob_epsilon: Any) -> float:
+    """
+    :param log_prob_epsilon: See :class:`SquashedGaussianActor`.
+    :return: It as a float; a ``ValueError`` names the value unless it is a finite number >= 0.
+    """
+    if isinstance(log_prob_epsilon, bool) or not isinstance(log_prob_epsilon, (int, float)) or not 0.0 <= log_prob_epsilon < math.inf:
+        raise ValueError(
+            f"log_prob_epsilon={log_prob_epsilon!r} is invalid: it must be a finite number >= 0 "
+            "(0, the default: the exact tanh correction; 1e-6: SB3's SAC's log(1 - tanh(u)^2 + 1e-6))."
+        )
+    return float(log_prob_epsilon)
+
+
 def orthogonal_init(module: nn.Module) -> None:
     """
     pytorch_sac's initialisation, for ``module.apply``: orthogonal weights (gain 1) and zero biases in
@@ -140,6 +153,9 @@ class SquashedGaussianActor(BasePolicy):
     :param tanh_log_std: ``False``: clamp the log-std head's output to the bounds (SB3's SAC; no gradient
         outside them). ``True``: map it into them with ``low + (high - low) (tanh(x) + 1) / 2``
         (pytorch_sac, CleanRL), which keeps a gradient everywhere.
+    :param log_prob_epsilon: ``0``: the exact tanh correction :func:`tanh_log_det_jacobian`. ``> 0``: SB3's
+        ``sum_i log(1 - tanh(u_i)^2 + epsilon)`` (SB3's SAC: 1e-6), which caps each dimension's correction
+        at ``log(epsilon)`` and so underestimates ``log pi`` for saturated actions.
     """
 
     def __init__(
@@ -158,6 +174,7 @@ class SquashedGaussianActor(BasePolicy):
         normalize_images: bool = True,
         log_std_bounds: tuple[float, float] = (LOG_STD_MIN, LOG_STD_MAX),
         tanh_log_std: bool = False,
+        log_prob_epsilon: float = 0.0,
     ) -> None:
         super().__init__(
             observation_space,
@@ -176,6 +193,7 @@ class SquashedGaussianActor(BasePolicy):
         self.clip_mean = clip_mean
         self.log_std_bounds = check_log_std_bounds(log_std_bounds)
         self.tanh_log_std = tanh_log_std
+        self.log_prob_epsilon = check_log_prob_epsilon(log_prob_epsilon)
 
         action_dim = get_action_dim(self.action_space)
         self.latent_pi = nn.Sequential(*create_mlp(features_dim, -1, net_arch, activation_fn))
@@ -211,6 +229,7 @@ class SquashedGaussianActor(BasePolicy):
                 clip_mean=self.clip_mean,
                 log_std_bounds=self.log_std_bounds,
                 tanh_log_std=self.tanh_log_std,
+                log_prob_epsilon=self.log_prob_epsilon,
             )
         )
         return data
@@ -292,7 +311,10 @@ class SquashedGaussianActor(BasePolicy):
         :return: ``(actions, log_prob)`` of shapes (batch, action_dim) and (batch,); differentiable in the actor.
         """
         gaussian_actions, gaussian_log_prob = self._sample_gaussian(*self.gaussian_params(obs))
-        return th.tanh(gaussian_actions), gaussian_log_prob - tanh_log_det_jacobian(gaussian_actions)
+        actions = th.tanh(gaussian_actions)
+        if self.log_prob_epsilon > 0.0:  # SB3's form (opt-in)
+            return actions, gaussian_log_prob - th.log(1.0 - actions.pow(2) + self.log_prob_epsilon).sum(dim=-1)
+        return actions, gaussian_log_prob - tanh_log_det_jacobian(gaussian_actions)
 
     def _predict(self, observation: PyTorchObs, deterministic: bool = False) -> th.Tensor:
         return self(observation, deterministic)
@@ -425,6 +447,8 @@ class SoftACPolicy(BasePolicy):
         pytorch_sac and CleanRL use ``(-5, 2)`` with ``tanh_log_std=True``.
     :param tanh_log_std: Map the log-std into its bounds with tanh instead of clamping it (see
         :class:`SquashedGaussianActor`).
+    :param log_prob_epsilon: ``0`` for the exact tanh correction in ``log pi``; SB3's SAC uses ``1e-6`` (see
+        :class:`SquashedGaussianActor`).
     :param ortho_init: Initialise the actor's and critics' MLP layers with orthogonal weights and zero biases
         (pytorch_sac's init); ``False`` keeps PyTorch's default init, as SB3's SAC. Features extractors keep theirs.
     """
@@ -453,6 +477,7 @@ class SoftACPolicy(BasePolicy):
         share_features_extractor: bool = False,
         log_std_bounds: tuple[float, float] = (LOG_STD_MIN, LOG_STD_MAX),
         tanh_log_std: bool = False,
+        log_prob_epsilon: float = 0.0,
         ortho_init: bool = False,
     ) -> None:
         super().__init__(
@@ -479,6 +504,7 @@ class SoftACPolicy(BasePolicy):
         self.share_features_extractor = share_features_extractor
         self.log_std_bounds = check_log_std_bounds(log_std_bounds)
         self.tanh_log_std = tanh_log_std
+        self.log_prob_epsilon = check_log_prob_epsilon(log_prob_epsilon)
         self.ortho_init = ortho_init
         self._actor_arch, self._critic_arch = actor_arch, critic_arch
         self._build(lr_schedule)
@@ -535,6 +561,7 @@ class SoftACPolicy(BasePolicy):
                 share_features_extractor=self.share_features_extractor,
                 log_std_bounds=self.log_std_bounds,
                 tanh_log_std=self.tanh_log_std,
+                log_prob_epsilon=self.log_prob_epsilon,
                 ortho_init=self.ortho_init,
             )
         )
@@ -568,6 +595,7 @@ class SoftACPolicy(BasePolicy):
             normalize_images=self.normalize_images,
             log_std_bounds=self.log_std_bounds,
             tanh_log_std=self.tanh_log_std,
+            log_prob_epsilon=self.log_prob_epsilon,
         ).to(self.device)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> SoftQEnsemble:

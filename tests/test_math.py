@@ -257,3 +257,25 @@ def test_ortho_init_gives_orthogonal_weights_and_zero_biases():
         assert th.equal(target, online)
     default = SoftAC("MlpPolicy", "Pendulum-v1", **FAST).policy
     assert (default.actor.latent_pi[0].bias != 0).any()  # PyTorch's default init otherwise, as SB3's SAC
+
+
+def test_log_prob_epsilon_gives_sb3s_squashed_log_prob():
+    """log_prob_epsilon=1e-6 is SB3's SquashedDiagGaussianDistribution.log_prob; 0 (default) is the exact form."""
+    from stable_baselines3.common.distributions import SquashedDiagGaussianDistribution
+
+    kwargs = dict(net_arch=[32, 32], log_prob_epsilon=1e-6)
+    actor = SoftAC("MlpPolicy", "Pendulum-v1", **{**FAST, "policy_kwargs": kwargs}).actor
+    with th.no_grad():
+        actor.mu.bias.fill_(4.0)  # mostly saturated actions, where the two forms differ
+    obs = th.randn(256, 3)
+    th.manual_seed(0)
+    actions, log_prob = actor.action_log_prob(obs)
+    mean, log_std, _ = actor.gaussian_params(obs)
+    th.manual_seed(0)
+    sb3_actions, sb3_log_prob = SquashedDiagGaussianDistribution(1).log_prob_from_params(mean, log_std)
+    assert th.equal(sb3_actions, actions)
+    assert th.allclose(log_prob, sb3_log_prob, atol=1e-5)
+    actor.log_prob_epsilon = 0.0
+    th.manual_seed(0)
+    _, exact = actor.action_log_prob(obs)
+    assert (exact >= log_prob - 1e-4).all() and (exact > log_prob + 0.1).any()  # the epsilon form underestimates log pi

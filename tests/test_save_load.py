@@ -52,8 +52,14 @@ PYTORCH_SAC_ACTOR = dict(net_arch=[16, 16], ortho_init=True, tanh_log_std=True, 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(), dict(ent_coef=0.1), dict(ent_coef="auto_0.3", use_sde=True), dict(policy_kwargs=PYTORCH_SAC_ACTOR)],
-    ids=["auto", "fixed", "gsde", "pytorch-sac-actor"],
+    [
+        dict(),
+        dict(ent_coef=0.1),
+        dict(ent_coef="auto_0.3", use_sde=True),
+        dict(policy_kwargs=PYTORCH_SAC_ACTOR),
+        dict(policy_kwargs=dict(net_arch=[16, 16], log_prob_epsilon=1e-6)),
+    ],
+    ids=["auto", "fixed", "gsde", "pytorch-sac-actor", "sb3-log-prob"],
 )
 def test_save_load_is_exact(tmp_path, kwargs):
     model = SoftAC("MlpPolicy", "Pendulum-v1", **{**FAST, **kwargs})
@@ -65,7 +71,8 @@ def test_save_load_is_exact(tmp_path, kwargs):
     assert loaded.target_entropy == model.target_entropy == -1.0
     assert loaded.num_timesteps == model.num_timesteps and loaded._n_updates == model._n_updates
     assert loaded.actor is loaded.policy.actor and loaded.critic_target is loaded.policy.critic_target
-    assert (loaded.actor.tanh_log_std, loaded.actor.log_std_bounds) == (model.actor.tanh_log_std, model.actor.log_std_bounds)
+    for option in ("tanh_log_std", "log_std_bounds", "log_prob_epsilon"):
+        assert getattr(loaded.actor, option) == getattr(model.actor, option)
     # The loaded temperature is the one its optimizer updates (SB3 issue #391).
     if loaded.ent_coef_optimizer is not None:
         assert loaded.ent_coef_optimizer.param_groups[0]["params"][0] is loaded.log_ent_coef

@@ -76,6 +76,8 @@ def test_env_id_is_checked_too():
         (dict(policy_kwargs=dict(log_std_bounds=(-5.0, float("inf")))), "log_std_bounds=(-5.0, inf) is invalid"),
         (dict(policy_kwargs=dict(log_std_bounds=-5.0)), "log_std_bounds=-5.0 is invalid"),
         (dict(policy_kwargs=dict(log_std_bounds=(-5.0, 0.0, 2.0))), "log_std_bounds=(-5.0, 0.0, 2.0) is invalid"),
+        (dict(policy_kwargs=dict(log_prob_epsilon=-1e-6)), "log_prob_epsilon=-1e-06 is invalid"),
+        (dict(policy_kwargs=dict(log_prob_epsilon="1e-6")), "log_prob_epsilon='1e-6' is invalid"),
     ],
 )
 def test_bad_hyperparameters(kwargs, message):
