@@ -28,7 +28,10 @@ def test_constructor_matches_sb3_sac():
 
 
 def test_policy_constructor_matches_sb3_sac_policy():
-    assert parameters(SoftACPolicy.__init__) == parameters(SACPolicy.__init__)
+    """SB3's parameters with SB3's order and defaults, then only SoftAC's opt-in actor options (README)."""
+    ours, theirs = parameters(SoftACPolicy.__init__), parameters(SACPolicy.__init__)
+    assert ours[: len(theirs)] == theirs
+    assert ours[len(theirs) :] == [("log_std_bounds", (-20.0, 2.0)), ("tanh_log_std", False), ("log_prob_epsilon", 0.0), ("ortho_init", False)]
 
 
 def test_learn_signature_matches_except_log_name():
