@@ -89,6 +89,7 @@ SOFTAC_VARIANTS: dict[str, dict[str, Any]] = {
     "softac-ortho-tanh-std": dict(ortho_init=True, **PYTORCH_SAC_LOG_STD),
     "softac-sb3-log-prob": dict(log_prob_epsilon=1e-6),
 }
+ALGOS = (*SOFTAC_VARIANTS, "softac-fixed", "sb3-sac", "ddpg")
 
 
 def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> Any:
@@ -117,7 +118,7 @@ def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> A
         noise = NormalActionNoise(np.zeros(n_actions), 0.1 * np.ones(n_actions))
         ddpg_params = {key: value for key, value in hyperparams.items() if key != "ent_coef"}
         return DDPG("MlpPolicy", env, seed=seed, action_noise=noise, policy_kwargs=dict(net_arch=[256, 256]), **ddpg_params)
-    raise ValueError(f"unknown algo {algo!r}: use {', '.join(SOFTAC_VARIANTS)}, softac-fixed, sb3-sac or ddpg")
+    raise ValueError(f"unknown algo {algo!r}: use one of {', '.join(ALGOS)}")
 
 
 def temperature_and_entropy(model: Any) -> tuple[float, float]:
@@ -477,7 +478,7 @@ def plot(out: Path) -> None:
 def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", default_algos: tuple[str, ...] = ("softac", "sb3-sac"),
          default_tasks: tuple[str, ...] = STUDY, default_seeds: tuple[int, ...] = (0, 1, 2), description: str = __doc__) -> None:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algos", nargs="+", default=list(default_algos), choices=[*SOFTAC_VARIANTS, "softac-fixed", "sb3-sac", "ddpg"],
+    parser.add_argument("--algos", nargs="+", default=list(default_algos), choices=ALGOS,
                         help=f"learners (default: {' '.join(default_algos)})")
     parser.add_argument("--tasks", nargs="+", default=list(default_tasks), choices=list(TASKS), help=f"tasks (default: {' '.join(default_tasks)})")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(default_seeds), help=f"seeds (default: {' '.join(map(str, default_seeds))})")

@@ -502,9 +502,9 @@ class SoftACPolicy(BasePolicy):
         self.clip_mean = clip_mean
         self.n_critics = n_critics
         self.share_features_extractor = share_features_extractor
-        self.log_std_bounds = check_log_std_bounds(log_std_bounds)
+        self.log_std_bounds = log_std_bounds  # checked by the actor (make_actor, below)
         self.tanh_log_std = tanh_log_std
-        self.log_prob_epsilon = check_log_prob_epsilon(log_prob_epsilon)
+        self.log_prob_epsilon = log_prob_epsilon
         self.ortho_init = ortho_init
         self._actor_arch, self._critic_arch = actor_arch, critic_arch
         self._build(lr_schedule)
