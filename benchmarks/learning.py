@@ -89,13 +89,14 @@ SOFTAC_VARIANTS: dict[str, dict[str, Any]] = {
     "softac-ortho-tanh-std": dict(ortho_init=True, **PYTORCH_SAC_LOG_STD),
     "softac-sb3-log-prob": dict(log_prob_epsilon=1e-6),
 }
-ALGOS = (*SOFTAC_VARIANTS, "softac-fixed", "sb3-sac", "ddpg")
+ALGOS = (*SOFTAC_VARIANTS, "softac-log-alpha-loss", "softac-fixed", "sb3-sac", "ddpg")
 
 
 def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> Any:
     """
-    :param algo: ``softac``, a SoftAC variant (``SOFTAC_VARIANTS``), ``softac-fixed`` (ent_coef=FIXED_ALPHA),
-        ``sb3-sac`` or ``ddpg`` (SB3's, Gaussian noise 0.1).
+    :param algo: ``softac``, a SoftAC variant (``SOFTAC_VARIANTS``), ``softac-log-alpha-loss`` (SB3's
+        temperature loss, ``model.log_alpha_loss``), ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac``
+        or ``ddpg`` (SB3's, Gaussian noise 0.1).
     :param env: The training env.
     :param seed: Seed for the model and its env.
     :param hyperparams: Constructor arguments (temperature ones are dropped for DDPG).
@@ -109,6 +110,10 @@ def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> A
     if algo in SOFTAC_VARIANTS:
         policy_kwargs = {**hyperparams.get("policy_kwargs", {}), **SOFTAC_VARIANTS[algo]}
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "policy_kwargs": policy_kwargs})
+    if algo == "softac-log-alpha-loss":
+        model = SoftAC("MlpPolicy", env, seed=seed, **hyperparams)
+        model.log_alpha_loss = True
+        return model
     if algo == "softac-fixed":
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "ent_coef": FIXED_ALPHA})
     if algo == "sb3-sac":

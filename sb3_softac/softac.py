@@ -231,6 +231,9 @@ class SoftAC(OffPolicyAlgorithm):
     cuda_graphs: bool = True
     #: Opt-in: ``torch.compile`` the gradient step (fuses its elementwise kernels; compiling takes a while).
     compile_update: bool = False
+    #: Opt-in: the temperature loss in log alpha, ``-log(alpha) (log pi + H_0)``, as SB3's SAC and the
+    #: authors' softlearning code write it. Same fixed point; its gradient is not scaled by alpha.
+    log_alpha_loss: bool = False
     policy: SoftACPolicy
     actor: SquashedGaussianActor
     critic: SoftQEnsemble
@@ -374,13 +377,14 @@ class SoftAC(OffPolicyAlgorithm):
 
     def _compiled_step(self) -> Callable[[ReplayBufferSamples], th.Tensor]:
         """
-        The gradient step as ``train()`` runs it, rebuilt when ``compile_update``, ``cuda_graphs`` or
-        ``bf16_matmuls`` change: eager, ``torch.compile``-d, and on CUDA replayed as a CUDA graph.
+        The gradient step as ``train()`` runs it, rebuilt when ``compile_update``, ``cuda_graphs``,
+        ``bf16_matmuls`` or ``log_alpha_loss`` change: eager, ``torch.compile``-d, and on CUDA replayed
+        as a CUDA graph.
         """
         use_graph = (
             self.cuda_graphs and self.device.type == "cuda" and not self.use_sde and all(map(supports_capture, self._optimizers()))
         )
-        config = (use_graph, self.compile_update, self.bf16_matmuls)
+        config = (use_graph, self.compile_update, self.bf16_matmuls, self.log_alpha_loss)
         if self._step_config != config:
             for optimizer in self._optimizers():
                 if supports_capture(optimizer):
@@ -429,10 +433,12 @@ class SoftAC(OffPolicyAlgorithm):
 
         # Temperature, Eq. 16 and the alpha loss after it: J(alpha) = E[-alpha (log pi(a|s) + H_0)].
         # dJ/dalpha < 0 when the entropy -log pi is below H_0, so alpha grows, and vice versa.
+        # (log_alpha_loss: -log(alpha) in place of -alpha, SB3's form; the sign of the gradient is the same.)
         losses = [critic_loss, actor_loss]
         ent_coef_loss = None
         if self.ent_coef_optimizer is not None:
-            ent_coef_loss = -(self.log_ent_coef.exp() * (log_prob.detach() + self.target_entropy)).mean()  # type: ignore[union-attr]
+            temperature = self.log_ent_coef if self.log_alpha_loss else self.log_ent_coef.exp()  # type: ignore[union-attr]
+            ent_coef_loss = -(temperature * (log_prob.detach() + self.target_entropy)).mean()
             losses.append(ent_coef_loss)
 
         # Each loss reaches only its own parameters (no_grad target, frozen critic, detached alpha and

@@ -160,6 +160,27 @@ def test_fixed_temperature_stays_fixed():
     assert model.log_ent_coef is None
 
 
+def test_log_alpha_loss_is_sb3s_temperature_loss():
+    """log_alpha_loss: the gradient in log alpha is -(log pi + H_0), SB3's; the default's is alpha times that."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", ent_coef="auto_0.5", **FAST)
+    model.learn(100)
+    data = model.replay_buffer.sample(64)
+    alpha = model.log_ent_coef.exp().item()
+    th.manual_seed(5)
+    _, log_prob = model.actor.action_log_prob(data.observations)  # the step's first draw: the same sample
+    sb3_gradient = -(log_prob.detach() + model.target_entropy).mean().item()
+    gradients = {}
+    for log_alpha_loss in (False, True):
+        trial = copy.deepcopy(model)
+        trial.log_alpha_loss = log_alpha_loss
+        th.manual_seed(5)
+        trial._gradient_step(data)
+        gradients[log_alpha_loss] = trial.log_ent_coef.grad.item()
+    assert gradients[True] == pytest.approx(sb3_gradient, rel=1e-5)
+    assert gradients[False] == pytest.approx(alpha * sb3_gradient, rel=1e-5)
+    assert alpha != pytest.approx(1.0)  # so the two forms differ
+
+
 def test_polyak_update_and_interval():
     model = SoftAC("MlpPolicy", "Pendulum-v1", tau=0.25, target_update_interval=3, **FAST)
     critic = list(model.critic.parameters())
