@@ -89,14 +89,17 @@ SOFTAC_VARIANTS: dict[str, dict[str, Any]] = {
     "softac-ortho-tanh-std": dict(ortho_init=True, **PYTORCH_SAC_LOG_STD),
     "softac-sb3-log-prob": dict(log_prob_epsilon=1e-6),
 }
-ALGOS = (*SOFTAC_VARIANTS, "softac-log-alpha-loss", "softac-fixed", "sb3-sac", "ddpg")
+# SoftAC with one of its opt-in SB3 behaviours switched on (a model attribute): SB3's temperature loss,
+# SB3's update order.
+SOFTAC_SWITCHES = {"softac-log-alpha-loss": "log_alpha_loss", "softac-critic-first": "critic_step_first"}
+ALGOS = (*SOFTAC_VARIANTS, *SOFTAC_SWITCHES, "softac-fixed", "sb3-sac", "ddpg")
 
 
 def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> Any:
     """
-    :param algo: ``softac``, a SoftAC variant (``SOFTAC_VARIANTS``), ``softac-log-alpha-loss`` (SB3's
-        temperature loss, ``model.log_alpha_loss``), ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac``
-        or ``ddpg`` (SB3's, Gaussian noise 0.1).
+    :param algo: ``softac``, a SoftAC variant (``SOFTAC_VARIANTS``), SoftAC with a switch on
+        (``SOFTAC_SWITCHES``), ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac`` or ``ddpg`` (SB3's,
+        Gaussian noise 0.1).
     :param env: The training env.
     :param seed: Seed for the model and its env.
     :param hyperparams: Constructor arguments (temperature ones are dropped for DDPG).
@@ -110,9 +113,9 @@ def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> A
     if algo in SOFTAC_VARIANTS:
         policy_kwargs = {**hyperparams.get("policy_kwargs", {}), **SOFTAC_VARIANTS[algo]}
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "policy_kwargs": policy_kwargs})
-    if algo == "softac-log-alpha-loss":
+    if algo in SOFTAC_SWITCHES:
         model = SoftAC("MlpPolicy", env, seed=seed, **hyperparams)
-        model.log_alpha_loss = True
+        setattr(model, SOFTAC_SWITCHES[algo], True)
         return model
     if algo == "softac-fixed":
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "ent_coef": FIXED_ALPHA})

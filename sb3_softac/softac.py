@@ -234,6 +234,9 @@ class SoftAC(OffPolicyAlgorithm):
     #: Opt-in: the temperature loss in log alpha, ``-log(alpha) (log pi + H_0)``, as SB3's SAC and the
     #: authors' softlearning code write it. Same fixed point; its gradient is not scaled by alpha.
     log_alpha_loss: bool = False
+    #: Opt-in: SB3's update order. Step the critics first, so that the actor loss is taken at the
+    #: stepped critics (two backward passes). Default: every loss at the same parameters (one backward).
+    critic_step_first: bool = False
     policy: SoftACPolicy
     actor: SquashedGaussianActor
     critic: SoftQEnsemble
@@ -378,13 +381,13 @@ class SoftAC(OffPolicyAlgorithm):
     def _compiled_step(self) -> Callable[[ReplayBufferSamples], th.Tensor]:
         """
         The gradient step as ``train()`` runs it, rebuilt when ``compile_update``, ``cuda_graphs``,
-        ``bf16_matmuls`` or ``log_alpha_loss`` change: eager, ``torch.compile``-d, and on CUDA replayed
-        as a CUDA graph.
+        ``bf16_matmuls``, ``log_alpha_loss`` or ``critic_step_first`` change: eager, ``torch.compile``-d,
+        and on CUDA replayed as a CUDA graph.
         """
         use_graph = (
             self.cuda_graphs and self.device.type == "cuda" and not self.use_sde and all(map(supports_capture, self._optimizers()))
         )
-        config = (use_graph, self.compile_update, self.bf16_matmuls, self.log_alpha_loss)
+        config = (use_graph, self.compile_update, self.bf16_matmuls, self.log_alpha_loss, self.critic_step_first)
         if self._step_config != config:
             for optimizer in self._optimizers():
                 if supports_capture(optimizer):
@@ -425,16 +428,26 @@ class SoftAC(OffPolicyAlgorithm):
         current_q = self.critic.q_values(data.observations, data.actions)
         critic_loss = 0.5 * (current_q - target_q).pow(2).mean(dim=(1, 2)).sum()
 
+        optimizers = self._optimizers()
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        losses = [critic_loss]
+        if self.critic_step_first:  # SB3's order (opt-in): the actor loss below sees the stepped critics
+            critic_loss.backward()
+            self.critic.optimizer.step()
+            optimizers.remove(self.critic.optimizer)
+            losses = []
+
         # Actor, the KL projection onto exp(Q)/Z: J(theta) = E[alpha log pi(a|s) - min_i Q_i(s, a)],
         # gradients through a (reparameterisation) but not into the critic's weights.
         with frozen([p for group in self.critic.optimizer.param_groups for p in group["params"]]):
             min_q_pi = self.critic.q_values(data.observations, actions_pi).min(dim=0).values
         actor_loss = (alpha * log_prob - min_q_pi).mean()
+        losses.append(actor_loss)
 
         # Temperature, Eq. 16 and the alpha loss after it: J(alpha) = E[-alpha (log pi(a|s) + H_0)].
         # dJ/dalpha < 0 when the entropy -log pi is below H_0, so alpha grows, and vice versa.
         # (log_alpha_loss: -log(alpha) in place of -alpha, SB3's form; the sign of the gradient is the same.)
-        losses = [critic_loss, actor_loss]
         ent_coef_loss = None
         if self.ent_coef_optimizer is not None:
             temperature = self.log_ent_coef if self.log_alpha_loss else self.log_ent_coef.exp()  # type: ignore[union-attr]
@@ -443,10 +456,8 @@ class SoftAC(OffPolicyAlgorithm):
 
         # Each loss reaches only its own parameters (no_grad target, frozen critic, detached alpha and
         # log pi), so one backward of the sum gives each optimizer exactly its loss's gradient.
-        # All three are taken at the same parameters, as in the authors' softlearning code.
-        optimizers = self._optimizers()
-        for optimizer in optimizers:
-            optimizer.zero_grad()
+        # All three are taken at the same parameters, as in the authors' softlearning code (unless
+        # critic_step_first stepped the critics above).
         th.stack(losses).sum().backward()
         for optimizer in optimizers:
             optimizer.step()

@@ -98,7 +98,8 @@ def test_softac_variants_add_their_policy_kwargs_to_the_task_ones():
     assert model.actor.net_arch == [32, 32]
     plain = learning.make_model("softac", gym.make("Pendulum-v1"), 0, hyperparams)
     assert not plain.policy.ortho_init and not plain.actor.tanh_log_std and plain.actor.net_arch == [32, 32]
-    assert not plain.log_alpha_loss
-    assert learning.make_model("softac-log-alpha-loss", gym.make("Pendulum-v1"), 0, hyperparams).log_alpha_loss
+    for algo, switch in learning.SOFTAC_SWITCHES.items():
+        assert not getattr(plain, switch)
+        assert getattr(learning.make_model(algo, gym.make("Pendulum-v1"), 0, hyperparams), switch) is True
     with pytest.raises(ValueError, match="unknown algo 'softac-typo'"):
         learning.make_model("softac-typo", gym.make("Pendulum-v1"), 0, hyperparams)

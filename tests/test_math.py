@@ -181,6 +181,36 @@ def test_log_alpha_loss_is_sb3s_temperature_loss():
     assert alpha != pytest.approx(1.0)  # so the two forms differ
 
 
+def test_critic_step_first_takes_the_actor_loss_at_the_stepped_critics():
+    """critic_step_first (SB3's order): the critics step as usual, then the actor's gradient is J(theta) at the stepped critics."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
+    model.learn(100)
+    data = model.replay_buffer.sample(64)
+    trials = {}
+    for critic_step_first in (False, True):
+        trials[critic_step_first] = trial = copy.deepcopy(model)
+        trial.critic_step_first = critic_step_first
+        th.manual_seed(5)
+        trial._gradient_step(data)
+    for default, stepped_first in zip(trials[False].critic.parameters(), trials[True].critic.parameters()):
+        assert th.equal(default, stepped_first)
+
+    def actor_gradients(critic_state: dict) -> list[th.Tensor]:
+        reference = copy.deepcopy(model)
+        reference.critic.load_state_dict(critic_state)
+        th.manual_seed(5)
+        actions_pi, log_prob = reference.actor.action_log_prob(data.observations)  # the step's first draw
+        min_q_pi = reference.critic.q_values(data.observations, actions_pi).min(dim=0).values
+        actor_loss = (reference._entropy_coefficient() * log_prob.reshape(-1, 1) - min_q_pi).mean()
+        return th.autograd.grad(actor_loss, list(reference.actor.parameters()))
+
+    for critic_step_first, critic_state in ((False, model.critic.state_dict()), (True, trials[True].critic.state_dict())):
+        for param, expected in zip(trials[critic_step_first].actor.parameters(), actor_gradients(critic_state)):
+            assert th.allclose(param.grad, expected, rtol=1e-5, atol=1e-7)
+    differences = [(a.grad - b.grad).abs().max() for a, b in zip(trials[False].actor.parameters(), trials[True].actor.parameters())]
+    assert max(differences) > 1e-6  # so the two orders differ on this batch
+
+
 def test_polyak_update_and_interval():
     model = SoftAC("MlpPolicy", "Pendulum-v1", tau=0.25, target_update_interval=3, **FAST)
     critic = list(model.critic.parameters())
