@@ -431,12 +431,13 @@ class SoftAC(OffPolicyAlgorithm):
         optimizers = self._optimizers()
         for optimizer in optimizers:
             optimizer.zero_grad()
-        losses = [critic_loss]
+        losses = []
         if self.critic_step_first:  # SB3's order (opt-in): the actor loss below sees the stepped critics
             critic_loss.backward()
             self.critic.optimizer.step()
             optimizers.remove(self.critic.optimizer)
-            losses = []
+        else:
+            losses.append(critic_loss)
 
         # Actor, the KL projection onto exp(Q)/Z: J(theta) = E[alpha log pi(a|s) - min_i Q_i(s, a)],
         # gradients through a (reparameterisation) but not into the critic's weights.
