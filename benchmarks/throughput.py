@@ -3,6 +3,7 @@
     python benchmarks/throughput.py                       # HalfCheetah-v5, CPU, torch's default threads
     python benchmarks/throughput.py --update-only         # gradient steps/s on a filled buffer, no env
     python benchmarks/throughput.py --bf16                # SoftAC with bf16 matmuls (model.bf16_matmuls)
+    python benchmarks/throughput.py --update-order both   # SoftAC's one-backward step and SB3's order (model.critic_step_first)
     python benchmarks/throughput.py --device cuda         # SoftAC's update replayed as a CUDA graph (its default on CUDA)
     python benchmarks/throughput.py --device cuda --compile on     # ... and torch.compile-d (model.compile_update)
     python benchmarks/throughput.py --device cuda --compile both   # both SoftAC variants against SB3, in one run
@@ -29,11 +30,12 @@ COMMON = dict(batch_size=256, learning_starts=LEARNING_STARTS, buffer_size=100_0
 POLICY_KWARGS = dict(net_arch=[256, 256], n_critics=2)
 
 
-def softac_maker(compiled: bool) -> Callable:
+def softac_maker(compiled: bool, critic_step_first: bool) -> Callable:
     def make_softac(env: str, device: str, options: argparse.Namespace) -> SoftAC:
         model = SoftAC("MlpPolicy", env, device=device, policy_kwargs=POLICY_KWARGS, **COMMON)
         model.bf16_matmuls = options.bf16
         model.compile_update = compiled
+        model.critic_step_first = critic_step_first
         model.cuda_graphs = not options.no_cuda_graphs
         return model
 
@@ -90,17 +92,25 @@ def main() -> None:
     parser.add_argument("--update-only", action="store_true", help="time gradient steps only, no env interaction")
     parser.add_argument("--bf16", action="store_true", help="SoftAC with bf16 matmuls (opt-in)")
     parser.add_argument("--compile", choices=["off", "on", "both"], default="off", help="SoftAC with torch.compile on the update")
+    parser.add_argument(
+        "--update-order",
+        choices=["one-backward", "critic-first", "both"],
+        default="one-backward",
+        help="SoftAC's update order: one backward for all losses (default), or SB3's (critics stepped first)",
+    )
     parser.add_argument("--no-cuda-graphs", action="store_true", help="SoftAC without its CUDA-graph replay (CUDA only)")
     args = parser.parse_args()
     if args.threads is not None:
         th.set_num_threads(args.threads)
 
     variant = "".join(f" {name}" for name, on in [("bf16", args.bf16), ("no-graphs", args.no_cuda_graphs)] if on)
+    compiled_options = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
+    order_options = {"one-backward": [False], "critic-first": [True], "both": [False, True]}[args.update_order]
     implementations: dict[str, Callable] = {}
-    if args.compile in ("off", "both"):
-        implementations["SoftAC" + variant] = softac_maker(compiled=False)
-    if args.compile in ("on", "both"):
-        implementations["SoftAC compiled" + variant] = softac_maker(compiled=True)
+    for compiled in compiled_options:
+        for critic_first in order_options:
+            name = "SoftAC" + " compiled" * compiled + " critic-first" * critic_first + variant
+            implementations[name] = softac_maker(compiled, critic_first)
     implementations["SB3 SAC"] = make_sb3
     try:
         import sbx  # noqa: F401
@@ -118,10 +128,10 @@ def main() -> None:
     for repeat in range(args.repeats):
         for name, make in implementations.items():
             rates[name].append(measure(make, args.env, args.device, args, args.steps))
-            print(f"  repeat {repeat + 1}: {name:18s} {rates[name][-1]:8.1f} {unit}", flush=True)
+            print(f"  repeat {repeat + 1}: {name:26s} {rates[name][-1]:8.1f} {unit}", flush=True)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     for name, values in rates.items():
-        print(f"{name:18s} median {medians[name]:8.1f} {unit} (min {min(values):.1f}, max {max(values):.1f})")
+        print(f"{name:26s} median {medians[name]:8.1f} {unit} (min {min(values):.1f}, max {max(values):.1f})")
     for softac in [name for name in medians if name.startswith("SoftAC")]:
         print(f"ratio {softac} / SB3 SAC: {medians[softac] / medians['SB3 SAC']:.2f}x")
 
