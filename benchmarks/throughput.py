@@ -42,6 +42,24 @@ def softac_maker(compiled: bool, critic_step_first: bool) -> Callable:
     return make_softac
 
 
+def softac_implementations(compile_choice: str, update_order: str, variant: str) -> dict[str, Callable]:
+    """
+    The SoftAC learners to time, by name.
+
+    :param compile_choice: ``off``, ``on`` or ``both`` (``--compile``).
+    :param update_order: ``one-backward``, ``critic-first`` or ``both`` (``--update-order``).
+    :param variant: Suffix naming the options every SoftAC learner shares (e.g. `` bf16``).
+    :return: One model maker per combination, in the order they are timed.
+    """
+    compiled_options = {"off": [False], "on": [True], "both": [False, True]}[compile_choice]
+    order_options = {"one-backward": [False], "critic-first": [True], "both": [False, True]}[update_order]
+    return {
+        "SoftAC" + " compiled" * compiled + " critic-first" * critic_first + variant: softac_maker(compiled, critic_first)
+        for compiled in compiled_options
+        for critic_first in order_options
+    }
+
+
 def make_sb3(env: str, device: str, options: argparse.Namespace):
     from stable_baselines3 import SAC
 
@@ -104,13 +122,7 @@ def main() -> None:
         th.set_num_threads(args.threads)
 
     variant = "".join(f" {name}" for name, on in [("bf16", args.bf16), ("no-graphs", args.no_cuda_graphs)] if on)
-    compiled_options = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
-    order_options = {"one-backward": [False], "critic-first": [True], "both": [False, True]}[args.update_order]
-    implementations: dict[str, Callable] = {}
-    for compiled in compiled_options:
-        for critic_first in order_options:
-            name = "SoftAC" + " compiled" * compiled + " critic-first" * critic_first + variant
-            implementations[name] = softac_maker(compiled, critic_first)
+    implementations = softac_implementations(args.compile, args.update_order, variant)
     implementations["SB3 SAC"] = make_sb3
     try:
         import sbx  # noqa: F401
