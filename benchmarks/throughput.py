@@ -28,6 +28,9 @@ from sb3_softac import SoftAC
 LEARNING_STARTS = 1000
 COMMON = dict(batch_size=256, learning_starts=LEARNING_STARTS, buffer_size=100_000, train_freq=1, gradient_steps=1, seed=0)
 POLICY_KWARGS = dict(net_arch=[256, 256], n_critics=2)
+# --compile and --update-order: each choice names the values of the SoftAC switch it times.
+COMPILE_CHOICES = {"off": (False,), "on": (True,), "both": (False, True)}  # model.compile_update
+UPDATE_ORDERS = {"one-backward": (False,), "critic-first": (True,), "both": (False, True)}  # model.critic_step_first
 
 
 def softac_maker(compiled: bool, critic_step_first: bool) -> Callable:
@@ -51,12 +54,10 @@ def softac_implementations(compile_choice: str, update_order: str, variant: str)
     :param variant: Suffix naming the options every SoftAC learner shares (e.g. `` bf16``).
     :return: One model maker per combination, in the order they are timed.
     """
-    compiled_options = {"off": [False], "on": [True], "both": [False, True]}[compile_choice]
-    order_options = {"one-backward": [False], "critic-first": [True], "both": [False, True]}[update_order]
     return {
         "SoftAC" + " compiled" * compiled + " critic-first" * critic_first + variant: softac_maker(compiled, critic_first)
-        for compiled in compiled_options
-        for critic_first in order_options
+        for compiled in COMPILE_CHOICES[compile_choice]
+        for critic_first in UPDATE_ORDERS[update_order]
     }
 
 
@@ -109,10 +110,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default: 3)")
     parser.add_argument("--update-only", action="store_true", help="time gradient steps only, no env interaction")
     parser.add_argument("--bf16", action="store_true", help="SoftAC with bf16 matmuls (opt-in)")
-    parser.add_argument("--compile", choices=["off", "on", "both"], default="off", help="SoftAC with torch.compile on the update")
+    parser.add_argument("--compile", choices=list(COMPILE_CHOICES), default="off", help="SoftAC with torch.compile on the update")
     parser.add_argument(
         "--update-order",
-        choices=["one-backward", "critic-first", "both"],
+        choices=list(UPDATE_ORDERS),
         default="one-backward",
         help="SoftAC's update order: one backward for all losses (default), or SB3's (critics stepped first)",
     )
