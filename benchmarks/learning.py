@@ -88,16 +88,22 @@ SOFTAC_VARIANTS: dict[str, dict[str, Any]] = {
     "softac-tanh-std": PYTORCH_SAC_LOG_STD,
     "softac-ortho-tanh-std": dict(ortho_init=True, **PYTORCH_SAC_LOG_STD),
     "softac-sb3-log-prob": dict(log_prob_epsilon=1e-6),
+    "softac-sb3-update": dict(log_prob_epsilon=1e-6),
 }
-# SoftAC with one of its opt-in SB3 behaviours switched on (a model attribute): SB3's temperature loss,
-# SB3's update order.
-SOFTAC_SWITCHES = {"softac-log-alpha-loss": "log_alpha_loss", "softac-critic-first": "critic_step_first"}
-ALGOS = (*SOFTAC_VARIANTS, *SOFTAC_SWITCHES, "softac-fixed", "sb3-sac", "ddpg")
+# SoftAC with opt-in SB3 behaviours switched on (model attributes): SB3's temperature loss, SB3's update
+# order, and all three of SB3's behaviours (with the log-prob form above), which is SB3's SAC update
+# (tests/test_math.py::test_sb3_switches_reproduce_sb3_sacs_update).
+SOFTAC_SWITCHES: dict[str, tuple[str, ...]] = {
+    "softac-log-alpha-loss": ("log_alpha_loss",),
+    "softac-critic-first": ("critic_step_first",),
+    "softac-sb3-update": ("log_alpha_loss", "critic_step_first"),
+}
+ALGOS = (*dict.fromkeys([*SOFTAC_VARIANTS, *SOFTAC_SWITCHES]), "softac-fixed", "sb3-sac", "ddpg")
 
 
 def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> Any:
     """
-    :param algo: ``softac``, a SoftAC variant (``SOFTAC_VARIANTS``), SoftAC with a switch on
+    :param algo: ``softac``, a SoftAC variant (``SOFTAC_VARIANTS``) and/or SoftAC with switches on
         (``SOFTAC_SWITCHES``), ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac`` or ``ddpg`` (SB3's,
         Gaussian noise 0.1).
     :param env: The training env.
@@ -110,12 +116,11 @@ def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> A
 
     from sb3_softac import SoftAC
 
-    if algo in SOFTAC_VARIANTS:
-        policy_kwargs = {**hyperparams.get("policy_kwargs", {}), **SOFTAC_VARIANTS[algo]}
-        return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "policy_kwargs": policy_kwargs})
-    if algo in SOFTAC_SWITCHES:
-        model = SoftAC("MlpPolicy", env, seed=seed, **hyperparams)
-        setattr(model, SOFTAC_SWITCHES[algo], True)
+    if algo in SOFTAC_VARIANTS or algo in SOFTAC_SWITCHES:
+        policy_kwargs = {**hyperparams.get("policy_kwargs", {}), **SOFTAC_VARIANTS.get(algo, {})}
+        model = SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "policy_kwargs": policy_kwargs})
+        for switch in SOFTAC_SWITCHES.get(algo, ()):
+            setattr(model, switch, True)
         return model
     if algo == "softac-fixed":
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "ent_coef": FIXED_ALPHA})

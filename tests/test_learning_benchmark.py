@@ -98,8 +98,13 @@ def test_softac_variants_add_their_policy_kwargs_to_the_task_ones():
     assert model.actor.net_arch == [32, 32]
     plain = learning.make_model("softac", gym.make("Pendulum-v1"), 0, hyperparams)
     assert not plain.policy.ortho_init and not plain.actor.tanh_log_std and plain.actor.net_arch == [32, 32]
-    for algo, switch in learning.SOFTAC_SWITCHES.items():
-        assert not getattr(plain, switch)
-        assert getattr(learning.make_model(algo, gym.make("Pendulum-v1"), 0, hyperparams), switch) is True
+    assert plain.actor.log_prob_epsilon == 0.0
+    for algo, switches in learning.SOFTAC_SWITCHES.items():
+        model = learning.make_model(algo, gym.make("Pendulum-v1"), 0, hyperparams)
+        assert [getattr(plain, switch) for switch in switches] == [False] * len(switches)
+        assert [getattr(model, switch) for switch in switches] == [True] * len(switches)
+    sb3_update = learning.make_model("softac-sb3-update", gym.make("Pendulum-v1"), 0, hyperparams)
+    assert (sb3_update.log_alpha_loss, sb3_update.critic_step_first, sb3_update.actor.log_prob_epsilon) == (True, True, 1e-6)
+    assert sb3_update.actor.net_arch == [32, 32]
     with pytest.raises(ValueError, match="unknown algo 'softac-typo'"):
         learning.make_model("softac-typo", gym.make("Pendulum-v1"), 0, hyperparams)

@@ -211,6 +211,78 @@ def test_critic_step_first_takes_the_actor_loss_at_the_stepped_critics():
     assert max(differences) > 1e-6  # so the two orders differ on this batch
 
 
+class OneBatch:
+    """A replay buffer stand-in whose ``sample`` always returns the same batch."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+
+    def sample(self, batch_size: int, env=None):
+        return self.data
+
+
+def sb3_critic_as_ensemble(critic: th.nn.Module) -> dict[str, th.Tensor]:
+    """SB3's separate critics (qf0, qf1: Linear, ReLU, ...) as SoftQEnsemble weights (n, in, out) and biases (n, 1, out)."""
+    state = critic.state_dict()
+    layers = sorted({key.split(".")[1] for key in state}, key=int)
+    ensemble = {}
+    for layer in layers:
+        weights = [state[f"qf{i}.{layer}.weight"].T for i in range(critic.n_critics)]
+        biases = [state[f"qf{i}.{layer}.bias"].reshape(1, -1) for i in range(critic.n_critics)]
+        ensemble[f"q_net.{layer}.weight"], ensemble[f"q_net.{layer}.bias"] = th.stack(weights), th.stack(biases)
+    return ensemble
+
+
+def test_sb3_switches_reproduce_sb3_sacs_update():
+    """With all three SB3 behaviours on (log_prob_epsilon=1e-6, log_alpha_loss, critic_step_first), SoftAC's
+    updates from SB3's SAC's weights, batch and random draws give SB3's SAC's gradients and parameters: the
+    switches are exactly SB3's update, so a learning gap between the two comes from those switches or from
+    seeds. (Three steps: Adam's first step moves each parameter by lr * sign(gradient), blind to the rest.)"""
+    from stable_baselines3 import SAC
+
+    settings = dict(learning_starts=200, buffer_size=1000, ent_coef="auto_0.5", seed=0)
+    sac = SAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[32, 32]), **settings)
+    sac.learn(150)  # fills the buffer, no update yet
+    data = sac.replay_buffer.sample(64)
+    sac.replay_buffer = OneBatch(data)
+    with th.no_grad():
+        sac.actor.mu.bias.fill_(3.0)  # near-saturated actions (1 - a^2 ~ 1e-2): SB3's 1e-6 in log pi shows, Q still steers
+
+    def softac_from_sb3(log_prob_epsilon: float, log_alpha_loss: bool, critic_step_first: bool) -> SoftAC:
+        model = SoftAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[32, 32], log_prob_epsilon=log_prob_epsilon), **settings)
+        model.log_alpha_loss, model.critic_step_first = log_alpha_loss, critic_step_first
+        model.actor.load_state_dict(sac.actor.state_dict())
+        model.critic.load_state_dict(sb3_critic_as_ensemble(sac.critic))
+        model.critic_target.load_state_dict(sb3_critic_as_ensemble(sac.critic_target))
+        with th.no_grad():
+            model.log_ent_coef.copy_(sac.log_ent_coef)
+        model.replay_buffer = OneBatch(data)
+        model._setup_learn(1)  # the logger train() records to
+        return model
+
+    sb3_switches = (1e-6, True, True)
+    one_off = [(0.0, True, True), (1e-6, False, True), (1e-6, True, False)]  # SoftAC's default for one of the three
+    models = {switches: softac_from_sb3(*switches) for switches in (sb3_switches, *one_off)}
+    for model in (sac, *models.values()):
+        th.manual_seed(5)
+        model.train(gradient_steps=3, batch_size=64)
+
+    def max_difference(model: SoftAC) -> float:
+        pairs = [
+            *zip(model.actor.state_dict().values(), sac.actor.state_dict().values()),
+            *zip(model.critic.state_dict().values(), sb3_critic_as_ensemble(sac.critic).values()),
+            *zip(model.critic_target.state_dict().values(), sb3_critic_as_ensemble(sac.critic_target).values()),
+            (model.log_ent_coef, sac.log_ent_coef),
+            *((ours.grad, theirs.grad) for ours, theirs in zip(model.actor.parameters(), sac.actor.parameters())),
+            (model.log_ent_coef.grad, sac.log_ent_coef.grad),
+        ]
+        return max((ours - theirs).abs().max().item() for ours, theirs in pairs)
+
+    assert max_difference(models[sb3_switches]) < 1e-6  # 1.2e-7 here
+    for switches in one_off:  # each switch matters, so the check can fail
+        assert max_difference(models[switches]) > 1e-5, switches  # 3e-4 or more here
+
+
 def test_polyak_update_and_interval():
     model = SoftAC("MlpPolicy", "Pendulum-v1", tau=0.25, target_update_interval=3, **FAST)
     critic = list(model.critic.parameters())
