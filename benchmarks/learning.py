@@ -364,6 +364,58 @@ def returns_at_published_steps(rows: list[dict[str, Any]], published: dict[str, 
     return lines + [""]
 
 
+def paired_with_baseline(finals: dict[tuple[str, str], dict[int, float]], baseline: str = "sb3-sac") -> list[str]:
+    """
+    Markdown lines: each learner's final return minus ``baseline``'s on the seeds both finished (mean, then
+    each seed's difference), and in how many of those seeds it is above / below; empty without the baseline.
+
+    :param finals: ``final_returns``.
+    :param baseline: The learner compared against.
+    """
+    tasks = sorted({task for task, algo in finals if algo == baseline}, key=task_order)
+    algos = sorted({algo for _, algo in finals} - {baseline})
+    if not tasks or not algos:
+        return []
+    lines = [f"Paired with {baseline} on the seeds both finished: final return minus {baseline}'s (mean [each seed]; seeds above / below).", ""]
+    lines += ["| task | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
+    for task in tasks:
+        cells = [task]
+        for algo in algos:
+            ours, theirs = finals.get((task, algo), {}), finals[task, baseline]
+            differences = [ours[seed] - theirs[seed] for seed in sorted(set(ours) & set(theirs))]
+            above, below = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
+            cells.append(f"{np.mean(differences):+.1f} [{', '.join(f'{d:+.0f}' for d in differences)}]; {above} / {below}" if differences else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def temperature_at_fractions(rows: list[dict[str, Any]], fractions: tuple[float, ...] = (0.1, 0.5, 0.9)) -> list[str]:
+    """
+    Markdown lines: median alpha and median policy entropy over the finished seeds of each (task, learner),
+    at the evaluations nearest to these fractions of the budget; empty when no run logged a temperature.
+
+    :param rows: Evaluation rows (``read_runs``).
+    :param fractions: Fractions of the task's budget.
+    """
+    logged = [row for row in rows if row["finished"] and np.isfinite(row["alpha"])]
+    tasks = sorted({row["task"] for row in logged}, key=task_order)
+    if not tasks:
+        return []
+    algos = sorted({row["algo"] for row in logged})
+    lines = ["Temperature: median alpha / median entropy over seeds, at the evaluations nearest " + ", ".join(f"{f:.0%}" for f in fractions) + " of the budget.", ""]
+    lines += ["| task | env steps | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 2)]
+    for task in tasks:
+        task_rows = [row for row in logged if row["task"] == task]
+        steps = sorted({row["env_steps"] for row in task_rows})
+        for step in dict.fromkeys(min(steps, key=lambda s: abs(s - fraction * steps[-1])) for fraction in fractions):
+            cells = [task, f"{step:,}"]
+            for algo in algos:
+                at_step = [row for row in task_rows if row["algo"] == algo and row["env_steps"] == step]
+                cells.append(f"{np.median([r['alpha'] for r in at_step]):.3f} / {np.median([r['entropy'] for r in at_step]):.2f}" if at_step else "-")
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def summarize(out: Path, command: str) -> str:
     """Write summary.md (and return it): per-task finals, the published numbers, IQM with CIs."""
     rows = read_runs(out)
@@ -392,7 +444,8 @@ def summarize(out: Path, command: str) -> str:
         cells.append(f"{published_at(published[task], budget[task]):.0f}" if task in published else "-")
         lines.append("| " + " | ".join(cells) + " |")
 
-    lines += ["", "IQM over runs with 95% stratified-bootstrap CI (rliable, 2000 resamples):", ""]
+    lines += ["", *paired_with_baseline(finals), *temperature_at_fractions(rows)]
+    lines += ["IQM over runs with 95% stratified-bootstrap CI (rliable, 2000 resamples):", ""]
     lines += ["| group | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
     groups = {task: ([task], 1.0) for task in tasks}
     dmc = [task for task in tasks if task in published]

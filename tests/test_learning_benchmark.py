@@ -60,6 +60,8 @@ def test_summary_and_plots_are_written(results):
     pytest.importorskip("rliable")
     text = learning.summarize(results, "python benchmarks/learning.py --test")
     assert "| cheetah-run | 100,000 | 300.0 [250, 350] | 350.0 [300, 400] |" in text
+    assert "| cheetah-run | +50.0 [+50, +50]; 2 / 0 |" in text  # softac minus sb3-sac, seeds 0 and 1
+    assert "| cheetah-run | 100,000 | 0.033 / -2.00 |" in text  # softac's logged alpha 0.1 / 3 and entropy -2
     learning.plot(results)
     assert (results / "curves.png").stat().st_size > 10_000 and (results / "temperature.png").exists()
 
