@@ -150,14 +150,20 @@ def test_wheel_ships_the_default_config(tmp_path):
     assert zipfile.ZipFile(wheel).read("sb3_softac/zoo_configs/softac.yml").decode() == default_config_path().read_text()
 
 
-# finger-spin and walker-walk take one gradient step per environment step: the update-to-data check
-# (benchmarks/results/utd/, `learning.py --set gradient_steps=2`) beat the study's one per agent step there.
-UTD_GRADIENT_STEPS = {"finger-spin": 2, "walker-walk": 2}
+# Where a zoo config departs from the study's settings, each from a check in README "Learning quality":
+# finger-spin and walker-walk take one gradient step per environment step (benchmarks/results/utd/,
+# `learning.py --set gradient_steps=2`); cheetah-run runs at action repeat 2 with SB3's log-prob form
+# (benchmarks/results/action_repeat/, the softac-sb3-log-prob learner).
+ZOO_CHANGES = {
+    "finger-spin": {"gradient_steps": 2},
+    "walker-walk": {"gradient_steps": 2},
+    "cheetah-run": {"action_repeat": 2, "policy_kwargs": "dict(log_prob_epsilon=1e-6)"},
+}
 
 
 def test_dmc_study_entries_are_the_learning_study_settings():
     """The validated DMC entries are exactly what benchmarks/learning.py ran (its HYPERPARAMS and action
-    repeats, and the gradient steps of the update-to-data check)."""
+    repeats, with the changes of ZOO_CHANGES)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("learning", Path(__file__).resolve().parent.parent / "benchmarks" / "learning.py")
@@ -165,9 +171,12 @@ def test_dmc_study_entries_are_the_learning_study_settings():
     spec.loader.exec_module(learning)
     for name in ("cartpole-swingup", "reacher-easy", "cheetah-run", "finger-spin", "walker-walk"):
         task = learning.TASKS[name]
+        changes = dict(ZOO_CHANGES.get(name, {}))
+        action_repeat = changes.pop("action_repeat", task.action_repeat)
         entry = dict(CONFIG[task.env_id])
-        assert entry.pop("env_kwargs") == {"action_repeat": task.action_repeat}
-        assert entry.pop("n_timesteps") * task.action_repeat == 1_000_000
+        assert entry.pop("env_kwargs") == {"action_repeat": action_repeat}, name
+        assert entry.pop("n_timesteps") * action_repeat == 1_000_000, name
         assert entry.pop("policy") == "MlpPolicy"
-        utd = {"gradient_steps": UTD_GRADIENT_STEPS[name]} if name in UTD_GRADIENT_STEPS else {}
-        assert entry == {**learning.HYPERPARAMS, **dict(task.hyperparams), **utd}, name
+        assert entry == {**learning.HYPERPARAMS, **dict(task.hyperparams), **changes}, name
+    policy_kwargs = eval(CONFIG["dmc-cheetah-run-v0"]["policy_kwargs"])  # RL-Zoo evaluates this string the same way
+    assert policy_kwargs == learning.SOFTAC_VARIANTS["softac-sb3-log-prob"]
