@@ -82,13 +82,14 @@ FIXED_ALPHA = 0.1
 # SoftAC with a different actor parameterisation or init (policy_kwargs merged over the task's): what
 # pytorch_sac does differently from SB3's SAC at the same hyperparameters, and SB3's epsilon in log pi.
 PYTORCH_SAC_LOG_STD = dict(tanh_log_std=True, log_std_bounds=(-5.0, 2.0))
+SB3_LOG_PROB = dict(log_prob_epsilon=1e-6)
 SOFTAC_VARIANTS: dict[str, dict[str, Any]] = {
     "softac": {},
     "softac-ortho": dict(ortho_init=True),
     "softac-tanh-std": PYTORCH_SAC_LOG_STD,
     "softac-ortho-tanh-std": dict(ortho_init=True, **PYTORCH_SAC_LOG_STD),
-    "softac-sb3-log-prob": dict(log_prob_epsilon=1e-6),
-    "softac-sb3-update": dict(log_prob_epsilon=1e-6),
+    "softac-sb3-log-prob": SB3_LOG_PROB,
+    "softac-sb3-update": SB3_LOG_PROB,
 }
 # SoftAC with opt-in SB3 behaviours switched on (model attributes): SB3's temperature loss, SB3's update
 # order, and all three of SB3's behaviours (with the log-prob form above), which is SB3's SAC update
@@ -379,9 +380,9 @@ def paired_with_baseline(finals: dict[tuple[str, str], dict[int, float]], baseli
     lines = [f"Paired with {baseline} on the seeds both finished: final return minus {baseline}'s (mean [each seed]; seeds above / below).", ""]
     lines += ["| task | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
     for task in tasks:
-        cells = [task]
+        cells, theirs = [task], finals[task, baseline]
         for algo in algos:
-            ours, theirs = finals.get((task, algo), {}), finals[task, baseline]
+            ours = finals.get((task, algo), {})
             differences = [ours[seed] - theirs[seed] for seed in sorted(set(ours) & set(theirs))]
             above, below = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
             cells.append(f"{np.mean(differences):+.1f} [{', '.join(f'{d:+.0f}' for d in differences)}]; {above} / {below}" if differences else "-")
@@ -417,7 +418,8 @@ def temperature_at_fractions(rows: list[dict[str, Any]], fractions: tuple[float,
 
 
 def summarize(out: Path, command: str) -> str:
-    """Write summary.md (and return it): per-task finals, the published numbers, IQM with CIs."""
+    """Write summary.md (and return it): per-task finals, the published numbers, paired differences from
+    SB3's SAC, the temperature table, IQM with CIs."""
     rows = read_runs(out)
     finals = final_returns(rows)
     tasks = sorted({task for task, _ in finals}, key=task_order)
