@@ -9,6 +9,9 @@ and in bfloat16 tensors (what autocast runs).
 The shapes are those of the speed benchmark's update: batch 256, [256, 256] networks, 2 critics as one
 batched ensemble (``baddbmm``), forward and the backward's weight and input gradients. Reports the
 median over interleaved repeats (microseconds per call) and the speed-up against float32.
+
+A last table times the critics' Q head, one output column, as a batched matmul (``baddbmm``) and as
+the multiply-and-sum ``EnsembleLinear`` uses for it, forward and forward plus backward.
 """
 
 import argparse
@@ -67,6 +70,31 @@ def main() -> None:
         onednn.fp32_precision = "none"
         fp32, mode, bf16 = (statistics.median(times[v]) for v in ("fp32", "mode", "bf16"))
         print(f"{name:46s} {fp32:8.1f}us {mode:9.1f}us {bf16:8.1f}us   {fp32 / mode:4.2f}x {fp32 / bf16:5.2f}x")
+    time_q_head(args.critics, args.batch, args.hidden, args.repeats, args.calls)
+
+
+def time_q_head(critics: int, batch: int, hidden: int, repeats: int, calls: int) -> None:
+    """Print the Q head's time as ``baddbmm`` and as multiply-and-sum, forward and forward + backward."""
+    x = th.randn(critics, batch, hidden, requires_grad=True)
+    weight = th.randn(critics, hidden, 1, requires_grad=True)
+    bias = th.randn(critics, 1, 1, requires_grad=True)
+    grad = th.randn(critics, batch, 1)
+    heads = {
+        "baddbmm": lambda: th.baddbmm(bias, x, weight),
+        "multiply-and-sum": lambda: (x * weight.transpose(1, 2)).sum(dim=2, keepdim=True) + bias,
+    }
+    calls_to_time = {
+        f"{name}, {part}": (lambda head=head: head()) if part == "forward" else (lambda head=head: head().backward(grad))
+        for name, head in heads.items()
+        for part in ("forward", "forward + backward")
+    }
+    times: dict[str, list[float]] = {name: [] for name in calls_to_time}
+    for _ in range(repeats):
+        for name, call in calls_to_time.items():
+            times[name].append(time_call(call, calls))
+    print("\nQ head (C, B, H) x (C, H, 1), fp32")
+    for name, values in times.items():
+        print(f"  {name:36s} {statistics.median(values):8.1f}us")
 
 
 if __name__ == "__main__":

@@ -336,7 +336,8 @@ class SoftAC(OffPolicyAlgorithm):
         if learned:
             # alpha = exp(log_alpha) keeps the temperature positive without a constraint.
             self.log_ent_coef = th.log(th.full((1,), init_value, device=self.device)).requires_grad_(True)
-            self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.lr_schedule(1))
+            # Fused like the policy's Adams: one kernel call, not ~10 ops, on this one-element parameter.
+            self.ent_coef_optimizer = th.optim.Adam([self.log_ent_coef], lr=self.lr_schedule(1), fused=True)
         else:
             self.ent_coef_tensor = th.tensor(init_value, device=self.device)
 
