@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import torch as th
 
+from sb3_softac.policies import EnsembleLinear
+
 
 def time_call(function: Callable[[], th.Tensor], calls: int) -> float:
     """Microseconds per call of ``function``, after a warm-up."""
@@ -76,12 +78,11 @@ def main() -> None:
 def time_q_head(critics: int, batch: int, hidden: int, repeats: int, calls: int) -> None:
     """Print the Q head's time as ``baddbmm`` and as multiply-and-sum, forward and forward + backward."""
     x = th.randn(critics, batch, hidden, requires_grad=True)
-    weight = th.randn(critics, hidden, 1, requires_grad=True)
-    bias = th.randn(critics, 1, 1, requires_grad=True)
+    head = EnsembleLinear(critics, hidden, 1)  # its forward is the multiply-and-sum
     grad = th.randn(critics, batch, 1)
     heads = {
-        "baddbmm": lambda: th.baddbmm(bias, x, weight),
-        "multiply-and-sum": lambda: (x * weight.transpose(1, 2)).sum(dim=2, keepdim=True) + bias,
+        "baddbmm": lambda: th.baddbmm(head.bias, x, head.weight),
+        "multiply-and-sum": lambda: head(x),
     }
     calls_to_time = {
         f"{name}, {part}": (lambda head=head: head()) if part == "forward" else (lambda head=head: head().backward(grad))
