@@ -78,11 +78,11 @@ def main() -> None:
 def time_q_head(critics: int, batch: int, hidden: int, repeats: int, calls: int) -> None:
     """Print the Q head's time as ``baddbmm`` and as multiply-and-sum, forward and forward + backward."""
     x = th.randn(critics, batch, hidden, requires_grad=True)
-    head = EnsembleLinear(critics, hidden, 1)  # its forward is the multiply-and-sum
+    q_head = EnsembleLinear(critics, hidden, 1)  # its forward is the multiply-and-sum
     grad = th.randn(critics, batch, 1)
     heads = {
-        "baddbmm": lambda: th.baddbmm(head.bias, x, head.weight),
-        "multiply-and-sum": lambda: head(x),
+        "baddbmm": lambda: th.baddbmm(q_head.bias, x, q_head.weight),
+        "multiply-and-sum": lambda: q_head(x),
     }
     calls_to_time = {
         f"{name}, {part}": (lambda head=head: head()) if part == "forward" else (lambda head=head: head().backward(grad))
