@@ -151,12 +151,11 @@ def test_wheel_ships_the_default_config(tmp_path):
 
 
 # Where a zoo config departs from the study's settings, each from a check in README "Learning quality":
-# finger-spin takes one gradient step per environment step (benchmarks/results/utd/, `learning.py --set
-# gradient_steps=2`); walker-walk runs at action repeat 1 (benchmarks/results/action_repeat/,
-# `learning.py --action-repeat 1`); cheetah-run runs at action repeat 2 with SB3's log-prob form
+# finger-spin and walker-walk run at action repeat 1 (benchmarks/results/action_repeat/, `learning.py
+# --action-repeat 1`); cheetah-run runs at action repeat 2 with SB3's log-prob form
 # (benchmarks/results/action_repeat/, the softac-sb3-log-prob learner).
 ZOO_CHANGES = {
-    "finger-spin": {"gradient_steps": 2},
+    "finger-spin": {"action_repeat": 1},
     "walker-walk": {"action_repeat": 1},
     "cheetah-run": {"action_repeat": 2, "policy_kwargs": "dict(log_prob_epsilon=1e-6)"},
 }
