@@ -32,8 +32,7 @@ TASKS = {
 
 
 def evaluated_return(task: dict, seed: int, bf16: bool) -> float:
-    model = SoftAC("MlpPolicy", task["make"](seed), seed=seed, **task["kwargs"])
-    model.bf16_matmuls = bf16
+    model = SoftAC("MlpPolicy", task["make"](seed), seed=seed, bf16_matmuls=bf16, **task["kwargs"])
     model.learn(task["steps"])
     mean_return, _ = evaluate_policy(model, task["make"](seed + 1000), n_eval_episodes=task["episodes"], deterministic=True)
     return mean_return

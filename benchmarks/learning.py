@@ -3,8 +3,10 @@
     python benchmarks/learning.py                                # the default study (see TASKS), 2 workers
     python benchmarks/learning.py --tasks cheetah-run --algos softac sb3-sac --seeds 0 1 2 --env-steps 100000
     python benchmarks/learning.py --aggregate-only               # tables and plots from the CSVs already there
-    python benchmarks/learning.py --tasks walker-walk --algos softac --seeds 0 --set gradient_steps=2 --out benchmarks/results/utd
-    python benchmarks/learning.py --algos softac --action-repeat 1 --set learning_rate=1e-4 batch_size=1024 ...   # pytorch_sac's settings
+    python benchmarks/learning.py --tasks walker-walk --algos softac --seeds 0 --set gradient_steps=2 \
+        --out benchmarks/results/utd
+    # pytorch_sac's settings:
+    python benchmarks/learning.py --algos softac --action-repeat 1 --set learning_rate=1e-4 batch_size=1024 ...
 
 Each run (algo, task, seed) evaluates the deterministic policy every ``eval_every`` environment steps on
 a separate env and appends a row to ``<out>/runs/<algo>__<task>__<seed>.partial.csv``; the file is
@@ -38,7 +40,7 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-PUBLISHED = REPO.parent / "shared" / "reference" / "pytorch_sac_dmc_eval.csv"
+PUBLISHED = REPO / "benchmarks" / "reference" / "pytorch_sac_dmc_eval.csv"
 FIELDS = ["algo", "task", "seed", "env_steps", "return_mean", "return_std", "alpha", "entropy", "wall_s"]
 
 
@@ -79,34 +81,33 @@ HYPERPARAMS: dict[str, Any] = dict(
     learning_rate=3e-4, buffer_size=300_000, learning_starts=1000, batch_size=256, tau=0.005, gamma=0.99, ent_coef="auto_0.1"
 )
 FIXED_ALPHA = 0.1
-# SoftAC with a different actor parameterisation or init (policy_kwargs merged over the task's): what
-# pytorch_sac does differently from SB3's SAC at the same hyperparameters, and SB3's epsilon in log pi.
+# SoftAC learners: constructor arguments and policy_kwargs (merged over the task's). "sac" is SoftAC's
+# current default. The "softac*" learners are the studies' learners as they ran before 0.2.0, when the
+# default temperature loss was the alpha form: they pin temperature_loss="alpha" unless they name the
+# log-alpha form, so their finished runs stay what their names say. What they vary: pytorch_sac's actor
+# (orthogonal init, tanh-mapped log-std), SB3's epsilon in log pi, SB3's temperature loss and update
+# order; "softac-sb3-update" is SB3's SAC update (tests/test_math.py::test_sb3_switches_reproduce_sb3_sacs_update).
 PYTORCH_SAC_LOG_STD = dict(tanh_log_std=True, log_std_bounds=(-5.0, 2.0))
 SB3_LOG_PROB = dict(log_prob_epsilon=1e-6)
-SOFTAC_VARIANTS: dict[str, dict[str, Any]] = {
-    "softac": {},
-    "softac-ortho": dict(ortho_init=True),
-    "softac-tanh-std": PYTORCH_SAC_LOG_STD,
-    "softac-ortho-tanh-std": dict(ortho_init=True, **PYTORCH_SAC_LOG_STD),
-    "softac-sb3-log-prob": SB3_LOG_PROB,
-    "softac-sb3-update": SB3_LOG_PROB,
+ALPHA_LOSS = dict(temperature_loss="alpha")
+SOFTAC_LEARNERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "sac": ({}, {}),
+    "softac": (ALPHA_LOSS, {}),
+    "softac-ortho": (ALPHA_LOSS, dict(ortho_init=True)),
+    "softac-tanh-std": (ALPHA_LOSS, PYTORCH_SAC_LOG_STD),
+    "softac-ortho-tanh-std": (ALPHA_LOSS, dict(ortho_init=True, **PYTORCH_SAC_LOG_STD)),
+    "softac-sb3-log-prob": (ALPHA_LOSS, SB3_LOG_PROB),
+    "softac-log-alpha-loss": (dict(temperature_loss="log_alpha"), {}),
+    "softac-critic-first": (dict(**ALPHA_LOSS, update_order="critic_first"), {}),
+    "softac-sb3-update": (dict(temperature_loss="log_alpha", update_order="critic_first"), SB3_LOG_PROB),
 }
-# SoftAC with opt-in SB3 behaviours switched on (model attributes): SB3's temperature loss, SB3's update
-# order, and all three of SB3's behaviours (with the log-prob form above), which is SB3's SAC update
-# (tests/test_math.py::test_sb3_switches_reproduce_sb3_sacs_update).
-SOFTAC_SWITCHES: dict[str, tuple[str, ...]] = {
-    "softac-log-alpha-loss": ("log_alpha_loss",),
-    "softac-critic-first": ("critic_step_first",),
-    "softac-sb3-update": ("log_alpha_loss", "critic_step_first"),
-}
-ALGOS = (*dict.fromkeys([*SOFTAC_VARIANTS, *SOFTAC_SWITCHES]), "softac-fixed", "sb3-sac", "ddpg")
+ALGOS = (*SOFTAC_LEARNERS, "softac-fixed", "sb3-sac", "ddpg")
 
 
 def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> Any:
     """
-    :param algo: ``softac``, a SoftAC variant (``SOFTAC_VARIANTS``) and/or SoftAC with switches on
-        (``SOFTAC_SWITCHES``), ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac`` or ``ddpg`` (SB3's,
-        Gaussian noise 0.1).
+    :param algo: A SoftAC learner (``SOFTAC_LEARNERS``), ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac``
+        or ``ddpg`` (SB3's, Gaussian noise 0.1).
     :param env: The training env.
     :param seed: Seed for the model and its env.
     :param hyperparams: Constructor arguments (temperature ones are dropped for DDPG).
@@ -117,12 +118,10 @@ def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> A
 
     from sb3_softac import SoftAC
 
-    if algo in SOFTAC_VARIANTS or algo in SOFTAC_SWITCHES:
-        policy_kwargs = {**hyperparams.get("policy_kwargs", {}), **SOFTAC_VARIANTS.get(algo, {})}
-        model = SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "policy_kwargs": policy_kwargs})
-        for switch in SOFTAC_SWITCHES.get(algo, ()):
-            setattr(model, switch, True)
-        return model
+    if algo in SOFTAC_LEARNERS:
+        options, policy_options = SOFTAC_LEARNERS[algo]
+        policy_kwargs = {**hyperparams.get("policy_kwargs", {}), **policy_options}
+        return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, **options, "policy_kwargs": policy_kwargs})
     if algo == "softac-fixed":
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "ent_coef": FIXED_ALPHA})
     if algo == "sb3-sac":
@@ -171,10 +170,23 @@ def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: in
         returns, _ = evaluate_policy(model, eval_env, n_eval_episodes=task.eval_episodes, return_episode_rewards=True)
         alpha, entropy = temperature_and_entropy(model) if agent_steps > model.learning_starts else (math.nan, math.nan)
         env_steps = agent_steps * task.action_repeat
-        row = [algo, task_name, seed, env_steps, np.mean(returns), np.std(returns), alpha, entropy, round(time.time() - start, 1)]
+        row = [
+            algo,
+            task_name,
+            seed,
+            env_steps,
+            np.mean(returns),
+            np.std(returns),
+            alpha,
+            entropy,
+            round(time.time() - start, 1),
+        ]
         writer.writerow(row)
-        print(f"[{algo} {task_name} seed {seed}] {env_steps}/{task.env_steps} env steps: return {np.mean(returns):.1f} "
-              f"({(time.time() - start) / 60:.1f} min)", flush=True)
+        print(
+            f"[{algo} {task_name} seed {seed}] {env_steps}/{task.env_steps} env steps: return {np.mean(returns):.1f} "
+            f"({(time.time() - start) / 60:.1f} min)",
+            flush=True,
+        )
 
     class EvaluateEvery(BaseCallback):
         def __init__(self, writer: Any) -> None:
@@ -231,8 +243,9 @@ def parse_override(item: str) -> tuple[str, Any]:
         return key, value
 
 
-def configured_tasks(names: list[str], env_steps: int | None, action_repeat: int | None,
-                     overrides: tuple[tuple[str, Any], ...]) -> dict[str, Task]:
+def configured_tasks(
+    names: list[str], env_steps: int | None, action_repeat: int | None, overrides: tuple[tuple[str, Any], ...]
+) -> dict[str, Task]:
     """
     :param names: Keys of ``TASKS``.
     :param env_steps: Budget for every task (None: each task's own).
@@ -269,8 +282,15 @@ def read_runs(out: Path) -> list[dict[str, Any]]:
         finished = not path.name.endswith(".partial.csv")
         with path.open() as handle:
             for row in csv.DictReader(handle):
-                rows.append({**row, "seed": int(row["seed"]), "env_steps": int(row["env_steps"]), "finished": finished,
-                             **{key: float(row[key]) for key in ("return_mean", "return_std", "alpha", "entropy", "wall_s")}})
+                rows.append(
+                    {
+                        **row,
+                        "seed": int(row["seed"]),
+                        "env_steps": int(row["env_steps"]),
+                        "finished": finished,
+                        **{key: float(row[key]) for key in ("return_mean", "return_std", "alpha", "entropy", "wall_s")},
+                    }
+                )
     return rows
 
 
@@ -289,8 +309,6 @@ def curves(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, dict[i
 
 def published_curves(tasks: list[str]) -> dict[str, dict[int, float]]:
     """pytorch_sac (published): task -> env step -> mean return over its seeds, for our DMC task names."""
-    if not PUBLISHED.exists():
-        return {}
     by_task: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     with PUBLISHED.open() as handle:
         for row in csv.DictReader(handle):
@@ -352,7 +370,11 @@ def returns_at_published_steps(rows: list[dict[str, Any]], published: dict[str, 
     if not any(task in published for task in tasks):
         return []
     algos = sorted({algo for _, algo in by_key})
-    lines = ["Return at pytorch_sac's evaluation steps (every run, finished or not; mean over the seeds that got there, each seed in brackets).", ""]
+    lines = [
+        "Return at pytorch_sac's evaluation steps (every run, finished or not; "
+        "mean over the seeds that got there, each seed in brackets).",
+        "",
+    ]
     lines += ["| task | env steps | " + " | ".join(algos) + " | pytorch_sac (published) |", "|" + "---|" * (len(algos) + 3)]
     for task in [task for task in tasks if task in published]:
         reached = max(step for algo in algos for curve in by_key.get((task, algo), {}).values() for step in curve)
@@ -362,7 +384,7 @@ def returns_at_published_steps(rows: list[dict[str, Any]], published: dict[str, 
                 values = [curve[step] for _, curve in sorted(by_key.get((task, algo), {}).items()) if step in curve]
                 cells.append(mean_and_seeds(values))
             lines.append("| " + " | ".join([*cells, f"{published[task][step]:.0f}"]) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def paired_with_baseline(finals: dict[tuple[str, str], dict[int, float]], baseline: str = "sb3-sac") -> list[str]:
@@ -377,7 +399,11 @@ def paired_with_baseline(finals: dict[tuple[str, str], dict[int, float]], baseli
     algos = sorted({algo for _, algo in finals} - {baseline})
     if not tasks or not algos:
         return []
-    lines = [f"Paired with {baseline} on the seeds both finished: final return minus {baseline}'s (mean [each seed]; seeds above / below).", ""]
+    lines = [
+        f"Paired with {baseline} on the seeds both finished: final return minus {baseline}'s "
+        "(mean [each seed]; seeds above / below).",
+        "",
+    ]
     lines += ["| task | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
     for task in tasks:
         cells, theirs = [task], finals[task, baseline]
@@ -385,9 +411,13 @@ def paired_with_baseline(finals: dict[tuple[str, str], dict[int, float]], baseli
             ours = finals.get((task, algo), {})
             differences = [ours[seed] - theirs[seed] for seed in sorted(set(ours) & set(theirs))]
             above, below = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
-            cells.append(f"{np.mean(differences):+.1f} [{', '.join(f'{d:+.0f}' for d in differences)}]; {above} / {below}" if differences else "-")
+            cells.append(
+                f"{np.mean(differences):+.1f} [{', '.join(f'{d:+.0f}' for d in differences)}]; {above} / {below}"
+                if differences
+                else "-"
+            )
         lines.append("| " + " | ".join(cells) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def temperature_at_fractions(rows: list[dict[str, Any]], fractions: tuple[float, ...] = (0.1, 0.5, 0.9)) -> list[str]:
@@ -403,7 +433,12 @@ def temperature_at_fractions(rows: list[dict[str, Any]], fractions: tuple[float,
     if not tasks:
         return []
     algos = sorted({row["algo"] for row in logged})
-    lines = ["Temperature: median alpha / median entropy over seeds, at the evaluations nearest " + ", ".join(f"{f:.0%}" for f in fractions) + " of the budget.", ""]
+    lines = [
+        "Temperature: median alpha / median entropy over seeds, at the evaluations nearest "
+        + ", ".join(f"{f:.0%}" for f in fractions)
+        + " of the budget.",
+        "",
+    ]
     lines += ["| task | env steps | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 2)]
     for task in tasks:
         task_rows = [row for row in logged if row["task"] == task]
@@ -412,9 +447,13 @@ def temperature_at_fractions(rows: list[dict[str, Any]], fractions: tuple[float,
             cells = [task, f"{step:,}"]
             for algo in algos:
                 at_step = [row for row in task_rows if row["algo"] == algo and row["env_steps"] == step]
-                cells.append(f"{np.median([r['alpha'] for r in at_step]):.3f} / {np.median([r['entropy'] for r in at_step]):.2f}" if at_step else "-")
+                cells.append(
+                    f"{np.median([r['alpha'] for r in at_step]):.3f} / {np.median([r['entropy'] for r in at_step]):.2f}"
+                    if at_step
+                    else "-"
+                )
             lines.append("| " + " | ".join(cells) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def summarize(out: Path, command: str) -> str:
@@ -431,7 +470,7 @@ def summarize(out: Path, command: str) -> str:
     lines = ["Made by: " + ", then ".join(f"`{c}`" for c in commands), ""]
     lines += returns_at_published_steps(rows, published)
     if not tasks:
-        text = "\n".join(lines + ["No run has finished yet: no final returns or IQMs."]) + "\n"
+        text = "\n".join([*lines, "No run has finished yet: no final returns or IQMs."]) + "\n"
         (out / "summary.md").write_text(text)
         return text
     lines += ["Final deterministic evaluation return (mean over seeds; each seed in brackets).", ""]
@@ -527,8 +566,10 @@ def plot(out: Path) -> None:
         for algo in algos:
             runs = sorted({row["seed"] for row in temperature_rows if (row["task"], row["algo"]) == (task, algo)})
             for i, seed in enumerate(runs):
-                run_rows = sorted((r for r in temperature_rows if (r["task"], r["algo"], r["seed"]) == (task, algo, seed)),
-                                  key=lambda r: r["env_steps"])
+                run_rows = sorted(
+                    (r for r in temperature_rows if (r["task"], r["algo"], r["seed"]) == (task, algo, seed)),
+                    key=lambda r: r["env_steps"],
+                )
                 steps = [r["env_steps"] for r in run_rows]
                 label = runs_label(algo, len(runs)) if i == 0 else None
                 alpha_ax.plot(steps, [r["alpha"] for r in run_rows], color=colors[algo], alpha=0.8, label=label)
@@ -543,20 +584,47 @@ def plot(out: Path) -> None:
     plt.close(fig)
 
 
-def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", default_algos: tuple[str, ...] = ("softac", "sb3-sac"),
-         default_tasks: tuple[str, ...] = STUDY, default_seeds: tuple[int, ...] = (0, 1, 2), description: str = __doc__) -> None:
+def main(
+    default_out: Path = REPO / "benchmarks" / "results" / "learning",
+    default_algos: tuple[str, ...] = ("softac", "sb3-sac"),
+    default_tasks: tuple[str, ...] = STUDY,
+    default_seeds: tuple[int, ...] = (0, 1, 2),
+    description: str = __doc__,
+) -> None:
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--algos", nargs="+", default=list(default_algos), choices=ALGOS,
-                        help=f"learners (default: {' '.join(default_algos)})")
-    parser.add_argument("--tasks", nargs="+", default=list(default_tasks), choices=list(TASKS), help=f"tasks (default: {' '.join(default_tasks)})")
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(default_seeds), help=f"seeds (default: {' '.join(map(str, default_seeds))})")
+    parser.add_argument(
+        "--algos", nargs="+", default=list(default_algos), choices=ALGOS, help=f"learners (default: {' '.join(default_algos)})"
+    )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        default=list(default_tasks),
+        choices=list(TASKS),
+        help=f"tasks (default: {' '.join(default_tasks)})",
+    )
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=list(default_seeds),
+        help=f"seeds (default: {' '.join(map(str, default_seeds))})",
+    )
     parser.add_argument("--env-steps", type=int, default=None, help="override every task's budget (environment steps)")
-    parser.add_argument("--action-repeat", type=int, default=None, help="override every DMC task's action repeat (1: pytorch_sac's)")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="override hyperparameters for every task and learner, e.g. --set gradient_steps=2")
+    parser.add_argument(
+        "--action-repeat", type=int, default=None, help="override every DMC task's action repeat (1: pytorch_sac's)"
+    )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override hyperparameters for every task and learner, e.g. --set gradient_steps=2",
+    )
     parser.add_argument("--workers", type=int, default=2, help="parallel runs (default: 2)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default: 1)")
-    parser.add_argument("--out", type=Path, default=default_out, help=f"results folder (default: {default_out.relative_to(REPO)})")
+    parser.add_argument(
+        "--out", type=Path, default=default_out, help=f"results folder (default: {default_out.relative_to(REPO)})"
+    )
     parser.add_argument("--aggregate-only", action="store_true", help="only write summary.md and the plots")
     args = parser.parse_args()
     overrides = tuple(parse_override(item) for item in args.set)
@@ -566,7 +634,9 @@ def main(default_out: Path = REPO / "benchmarks" / "results" / "learning", defau
         record_command(args.out, command)
         run_all(args.algos, tasks, args.seeds, args.out, args.workers, args.threads)
     elif not any((args.out / "runs").glob("*.csv")):
-        raise SystemExit(f"--aggregate-only: no run CSVs in {args.out / 'runs'}; run without --aggregate-only first, or pass --out")
+        raise SystemExit(
+            f"--aggregate-only: no run CSVs in {args.out / 'runs'}; run without --aggregate-only first, or pass --out"
+        )
     print(summarize(args.out, command))
     plot(args.out)
     print(f"wrote {args.out / 'summary.md'} and {args.out / 'curves.png'}")

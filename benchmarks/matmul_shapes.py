@@ -68,7 +68,7 @@ def main() -> None:
             for variant in times:
                 onednn.fp32_precision = "bf16" if variant == "mode" else "none"
                 operands = (a16, b16) if variant == "bf16" else (a, b)
-                times[variant].append(time_call(lambda: th.matmul(*operands), args.calls))
+                times[variant].append(time_call(lambda operands=operands: th.matmul(*operands), args.calls))
         onednn.fp32_precision = "none"
         fp32, mode, bf16 = (statistics.median(times[v]) for v in ("fp32", "mode", "bf16"))
         print(f"{name:46s} {fp32:8.1f}us {mode:9.1f}us {bf16:8.1f}us   {fp32 / mode:4.2f}x {fp32 / bf16:5.2f}x")

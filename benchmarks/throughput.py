@@ -2,10 +2,11 @@
 
     python benchmarks/throughput.py                       # HalfCheetah-v5, CPU, torch's default threads
     python benchmarks/throughput.py --update-only         # gradient steps/s on a filled buffer, no env
-    python benchmarks/throughput.py --bf16                # SoftAC with bf16 matmuls (model.bf16_matmuls)
-    python benchmarks/throughput.py --update-order both   # SoftAC's one-backward step and SB3's order (model.critic_step_first)
+    python benchmarks/throughput.py --bf16                # SoftAC with bf16 matmuls (bf16_matmuls=True)
+    # SoftAC's one-backward step and SB3's order (update_order="critic_first"):
+    python benchmarks/throughput.py --update-order both
     python benchmarks/throughput.py --device cuda         # SoftAC's update replayed as a CUDA graph (its default on CUDA)
-    python benchmarks/throughput.py --device cuda --compile on     # ... and torch.compile-d (model.compile_update)
+    python benchmarks/throughput.py --device cuda --compile on     # ... and torch.compile-d (compile_update=True)
     python benchmarks/throughput.py --device cuda --compile both   # both SoftAC variants against SB3, in one run
     python benchmarks/throughput.py --device cuda --threads 1 --env dmc-cheetah-run-v0 --repeats 5
 
@@ -28,19 +29,28 @@ from sb3_softac import SoftAC
 LEARNING_STARTS = 1000
 COMMON = dict(batch_size=256, learning_starts=LEARNING_STARTS, buffer_size=100_000, train_freq=1, gradient_steps=1, seed=0)
 POLICY_KWARGS = dict(net_arch=[256, 256], n_critics=2)
-# --compile and --update-order: each choice names the values of the SoftAC switch it times.
-COMPILE_CHOICES = {"off": (False,), "on": (True,), "both": (False, True)}  # model.compile_update
-UPDATE_ORDERS = {"one-backward": (False,), "critic-first": (True,), "both": (False, True)}  # model.critic_step_first
+# --compile and --update-order: each choice names the values of the SoftAC option it times.
+COMPILE_CHOICES = {"off": (False,), "on": (True,), "both": (False, True)}  # compile_update
+UPDATE_ORDERS = {
+    "one-backward": ("joint",),
+    "critic-first": ("critic_first",),
+    "both": ("joint", "critic_first"),
+}  # update_order
 
 
-def softac_maker(compiled: bool, critic_step_first: bool) -> Callable:
+def softac_maker(compiled: bool, update_order: str) -> Callable:
     def make_softac(env: str, device: str, options: argparse.Namespace) -> SoftAC:
-        model = SoftAC("MlpPolicy", env, device=device, policy_kwargs=POLICY_KWARGS, **COMMON)
-        model.bf16_matmuls = options.bf16
-        model.compile_update = compiled
-        model.critic_step_first = critic_step_first
-        model.cuda_graphs = not options.no_cuda_graphs
-        return model
+        return SoftAC(
+            "MlpPolicy",
+            env,
+            device=device,
+            policy_kwargs=POLICY_KWARGS,
+            **COMMON,
+            bf16_matmuls=options.bf16,
+            compile_update=compiled,
+            update_order=update_order,
+            cuda_graphs=not options.no_cuda_graphs,
+        )
 
     return make_softac
 
@@ -55,9 +65,11 @@ def softac_implementations(compile_choice: str, update_order: str, variant: str)
     :return: One model maker per combination, in the order they are timed.
     """
     return {
-        "SoftAC" + " compiled" * compiled + " critic-first" * critic_first + variant: softac_maker(compiled, critic_first)
+        "SoftAC" + " compiled" * compiled + " critic-first" * (order == "critic_first") + variant: softac_maker(
+            compiled, order
+        )
         for compiled in COMPILE_CHOICES[compile_choice]
-        for critic_first in UPDATE_ORDERS[update_order]
+        for order in UPDATE_ORDERS[update_order]
     }
 
 
@@ -110,7 +122,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default: 3)")
     parser.add_argument("--update-only", action="store_true", help="time gradient steps only, no env interaction")
     parser.add_argument("--bf16", action="store_true", help="SoftAC with bf16 matmuls (opt-in)")
-    parser.add_argument("--compile", choices=list(COMPILE_CHOICES), default="off", help="SoftAC with torch.compile on the update")
+    parser.add_argument(
+        "--compile", choices=list(COMPILE_CHOICES), default="off", help="SoftAC with torch.compile on the update"
+    )
     parser.add_argument(
         "--update-order",
         choices=list(UPDATE_ORDERS),
@@ -134,8 +148,10 @@ def main() -> None:
     measure = updates_per_second if args.update_only else env_steps_per_second
     unit = "updates/s" if args.update_only else "env-steps/s"
     device_name = th.cuda.get_device_name() if th.device(args.device).type == "cuda" else "cpu"
-    print(f"{args.env}, device {args.device} ({device_name}), torch {th.__version__}, {th.get_num_threads()} torch threads, "
-          f"{args.steps} steps x {args.repeats} repeats, {unit}")
+    print(
+        f"{args.env}, device {args.device} ({device_name}), torch {th.__version__}, {th.get_num_threads()} torch threads, "
+        f"{args.steps} steps x {args.repeats} repeats, {unit}"
+    )
 
     rates: dict[str, list[float]] = {name: [] for name in implementations}
     for repeat in range(args.repeats):

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO))  # the checkout's benchmarks package
 
-from learning import main  # noqa: E402  (benchmarks/learning.py)
+from benchmarks.learning import main  # noqa: E402
 
 if __name__ == "__main__":
     main(

@@ -28,7 +28,10 @@ def main() -> None:
     model.learn(total_timesteps=args.steps, progress_bar=True)
     eval_env = make_vec_env("Pendulum-v1", seed=args.seed + 1000)
     mean_return, std_return = evaluate_policy(model, eval_env, n_eval_episodes=args.eval_episodes, deterministic=True)
-    print(f"Pendulum-v1, {args.steps} steps, seed {args.seed}: evaluated return {mean_return:.1f} +- {std_return:.1f} over {args.eval_episodes} episodes")
+    print(
+        f"Pendulum-v1, {args.steps} steps, seed {args.seed}: "
+        f"evaluated return {mean_return:.1f} +- {std_return:.1f} over {args.eval_episodes} episodes"
+    )
     if args.save:
         model.save(args.save)
         print(f"saved to {args.save}")

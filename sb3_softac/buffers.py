@@ -14,11 +14,15 @@ from stable_baselines3.common.vec_env import VecNormalize
 def scalar_keys(observation_space: spaces.Space) -> frozenset[str]:
     """
     :param observation_space: Any observation space.
-    :return: The keys of a ``Dict`` space whose entries have shape ``()``; empty for other spaces.
+    :return: The keys of a ``Dict`` space whose entries are 0-d ``Box`` es (shape ``()``); empty for
+        other spaces. A ``Discrete`` entry has shape ``()`` too, but SB3 stores it as one value and
+        one-hot encodes it, so it is not one of them.
     """
     if not isinstance(observation_space, spaces.Dict):
         return frozenset()
-    return frozenset(key for key, space in observation_space.spaces.items() if space.shape == ())
+    return frozenset(
+        key for key, space in observation_space.spaces.items() if isinstance(space, spaces.Box) and space.shape == ()
+    )
 
 
 class ScalarSafeDictReplayBuffer(DictReplayBuffer):
@@ -64,7 +68,9 @@ class ScalarSafeDictReplayBuffer(DictReplayBuffer):
         super().add(self._lift(obs), self._lift(next_obs), action, reward, done, infos)
 
 
-def device_sampling_applies(observation_space: spaces.Space, device: th.device, optimize_memory_usage: bool, n_steps: int) -> bool:
+def device_sampling_applies(
+    observation_space: spaces.Space, device: th.device, optimize_memory_usage: bool, n_steps: int
+) -> bool:
     """
     :param observation_space: The model's observation space.
     :param device: The model's device.

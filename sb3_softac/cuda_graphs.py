@@ -52,7 +52,7 @@ def _shapes(batch: ReplayBufferSamples) -> list[tuple[int, ...] | None]:
 
 
 def _copy_batch(source: ReplayBufferSamples) -> ReplayBufferSamples:
-    return ReplayBufferSamples(*(None if value is None else value.clone() for value in source))
+    return ReplayBufferSamples(*(None if value is None else value.clone() for value in source))  # type: ignore[arg-type]
 
 
 class CapturedStep:
@@ -87,7 +87,7 @@ class CapturedStep:
         else:
             for static, value in zip(self._inputs, batch):
                 if static is not None:
-                    static.copy_(value, non_blocking=True)
+                    static.copy_(value, non_blocking=True)  # type: ignore[arg-type]
         if self._graph is None and self._eager_calls < self.warmup:
             self._eager_calls += 1
             return self._on_side_stream(self._inputs)

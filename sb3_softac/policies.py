@@ -5,8 +5,10 @@ The sampling math (reparameterisation and the tanh change of variables) lives in
 Stable-Baselines3's building blocks (features extractors, ``create_mlp``, ``BasePolicy``).
 """
 
+import itertools
 import math
 from collections.abc import Callable
+from numbers import Real
 from typing import Any
 
 import torch as th
@@ -27,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sb3_softac.buffers import scalar_keys
+from sb3_softac.validation import SoftACValueError, TypeValueError, check_int, check_real
 
 # Bounds on the actor's log standard deviation (Haarnoja et al. 2018, as in SB3's SAC).
 LOG_STD_MIN = -20.0
@@ -35,47 +38,48 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 _LOG_2 = math.log(2.0)
 
 
-def check_n_critics(n_critics: int) -> None:
+def check_n_critics(n_critics: Any) -> int:
     """
-    Raise a ``ValueError`` unless ``n_critics`` is a positive integer.
-
     :param n_critics: Number of soft Q networks in the critic ensemble.
+    :return: It as an int; an error names the value unless it is an integer >= 1.
     """
-    if isinstance(n_critics, bool) or not isinstance(n_critics, int) or n_critics < 1:
-        raise ValueError(
-            f"n_critics={n_critics!r} is invalid: SoftAC needs at least one critic. "
-            "Pass an integer >= 1 in policy_kwargs, e.g. policy_kwargs=dict(n_critics=2) (the default)."
-        )
+    accepted = (
+        "an integer >= 1 in policy_kwargs, e.g. policy_kwargs=dict(n_critics=2) (the default); "
+        "SoftAC needs at least one critic"
+    )
+    return check_int("n_critics", n_critics, accepted)
 
 
 def check_log_std_bounds(log_std_bounds: Any) -> tuple[float, float]:
     """
     :param log_std_bounds: ``(low, high)`` bounds on the actor's log standard deviation.
-    :return: The bounds as floats; a ``ValueError`` names the value unless they are finite with ``low < high``.
+    :return: The bounds as floats; an error names the value unless they are two finite numbers with ``low < high``.
     """
-    try:
-        low, high = (float(bound) for bound in log_std_bounds)
-    except (TypeError, ValueError):
-        low = high = math.nan
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(
-            f"log_std_bounds={log_std_bounds!r} is invalid: it must be two finite numbers (low, high) with low < high, "
-            f"e.g. ({LOG_STD_MIN}, {LOG_STD_MAX}) (the default, as SB3) or (-5.0, 2.0) (pytorch_sac, CleanRL)."
+    accepted = (
+        f"two finite numbers (low, high) with low < high, e.g. ({LOG_STD_MIN}, {LOG_STD_MAX}) (the default, as SB3) "
+        "or (-5.0, 2.0) (pytorch_sac, CleanRL)"
+    )
+    pair = isinstance(log_std_bounds, (tuple, list)) and len(log_std_bounds) == 2
+    if not (
+        pair
+        and all(isinstance(bound, Real) and not isinstance(bound, bool) and math.isfinite(bound) for bound in log_std_bounds)
+    ):
+        raise (SoftACValueError if pair else TypeValueError)(
+            f"log_std_bounds={log_std_bounds!r} is invalid. Accepted: {accepted}."
         )
+    low, high = float(log_std_bounds[0]), float(log_std_bounds[1])
+    if not low < high:
+        raise SoftACValueError(f"log_std_bounds={log_std_bounds!r} is invalid. Accepted: {accepted}.")
     return low, high
 
 
 def check_log_prob_epsilon(log_prob_epsilon: Any) -> float:
     """
     :param log_prob_epsilon: See :class:`SquashedGaussianActor`.
-    :return: It as a float; a ``ValueError`` names the value unless it is a finite number >= 0.
+    :return: It as a float; an error names the value unless it is a finite number >= 0.
     """
-    if isinstance(log_prob_epsilon, bool) or not isinstance(log_prob_epsilon, (int, float)) or not 0.0 <= log_prob_epsilon < math.inf:
-        raise ValueError(
-            f"log_prob_epsilon={log_prob_epsilon!r} is invalid: it must be a finite number >= 0 "
-            "(0, the default: the exact tanh correction; 1e-6: SB3's SAC's log(1 - tanh(u)^2 + 1e-6))."
-        )
-    return float(log_prob_epsilon)
+    accepted = "a finite number >= 0 (0, the default: the exact tanh correction; 1e-6: SB3's SAC's log(1 - tanh(u)^2 + 1e-6))"
+    return check_real("log_prob_epsilon", log_prob_epsilon, accepted, low=0.0)
 
 
 def orthogonal_init(module: nn.Module) -> None:
@@ -125,7 +129,7 @@ class ScalarSafeCombinedExtractor(CombinedExtractor):
         super().__init__(observation_space, cnn_output_dim=cnn_output_dim, normalized_image=normalized_image)
         self._scalar_keys = scalar_keys(observation_space)
 
-    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:  # type: ignore[override]
+    def forward(self, observations: dict[str, th.Tensor]) -> th.Tensor:
         encoded = []
         for key, extractor in self.extractors.items():
             obs = observations[key]
@@ -242,7 +246,7 @@ class SquashedGaussianActor(BasePolicy):
         """
         if self.action_dist is None:
             raise ValueError(f"get_std() is only defined with gSDE (use_sde=True); this actor has use_sde={self.use_sde}.")
-        return self.action_dist.get_std(self.log_std)  # type: ignore[arg-type]
+        return self.action_dist.get_std(self.log_std)
 
     def reset_noise(self, batch_size: int = 1) -> None:
         """
@@ -252,7 +256,7 @@ class SquashedGaussianActor(BasePolicy):
         """
         if self.action_dist is None:
             raise ValueError(f"reset_noise() is only defined with gSDE (use_sde=True); this actor has use_sde={self.use_sde}.")
-        self.action_dist.sample_weights(self.log_std, batch_size=batch_size)  # type: ignore[arg-type]
+        self.action_dist.sample_weights(self.log_std, batch_size=batch_size)
 
     def gaussian_params(self, obs: PyTorchObs) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """
@@ -265,8 +269,8 @@ class SquashedGaussianActor(BasePolicy):
         latent_pi = self.latent_pi(features)
         mean = self.mu(latent_pi).float()  # float32 for the sampling math, also under bf16 autocast
         if self.use_sde:
-            return mean, self.log_std, latent_pi.float()  # type: ignore[return-value]
-        return mean, self._bounded_log_std(self.log_std(latent_pi).float()), latent_pi
+            return mean, self.log_std, latent_pi.float()
+        return mean, self._bounded_log_std(self.log_std(latent_pi).float()), latent_pi  # type: ignore[operator]
 
     def _bounded_log_std(self, log_std: th.Tensor) -> th.Tensor:
         """The log-std head's output kept in ``log_std_bounds``: clamped, or tanh-mapped (``tanh_log_std``)."""
@@ -384,13 +388,15 @@ class SoftQEnsemble(BaseModel):
         n_critics: int = 2,
         share_features_extractor: bool = True,
     ) -> None:
-        super().__init__(observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images)
+        super().__init__(
+            observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images
+        )
         check_n_critics(n_critics)
         self.n_critics = n_critics
         self.share_features_extractor = share_features_extractor
         sizes = [features_dim + get_action_dim(self.action_space), *net_arch, 1]
         layers: list[nn.Module] = []
-        for in_size, out_size in zip(sizes[:-1], sizes[1:]):
+        for in_size, out_size in itertools.pairwise(sizes):
             layers += [EnsembleLinear(n_critics, in_size, out_size), activation_fn()]
         self.q_net = nn.Sequential(*layers[:-1])  # no activation after the output layer
 
@@ -402,9 +408,9 @@ class SoftQEnsemble(BaseModel):
         """
         if self.share_features_extractor:
             with th.no_grad():
-                features = self.extract_features(obs, self.features_extractor)
+                features = self.extract_features(obs, self.features_extractor)  # type: ignore[arg-type]
         else:
-            features = self.extract_features(obs, self.features_extractor)
+            features = self.extract_features(obs, self.features_extractor)  # type: ignore[arg-type]
         critic_input = th.cat([features, actions], dim=1)
         return self.q_net(critic_input.expand(self.n_critics, *critic_input.shape)).float()
 
@@ -521,7 +527,7 @@ class SoftACPolicy(BasePolicy):
         self.actor = self.make_actor()
         if self.ortho_init:
             self._apply_to_mlps(self.actor, orthogonal_init)
-        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **optimizer_kwargs)
+        self.actor.optimizer = self.optimizer_class(self.actor.parameters(), lr=lr_schedule(1), **optimizer_kwargs)  # type: ignore[call-arg]
 
         if self.share_features_extractor:
             self.critic = self.make_critic(features_extractor=self.actor.features_extractor)
@@ -532,7 +538,7 @@ class SoftACPolicy(BasePolicy):
             critic_parameters = list(self.critic.parameters())
         if self.ortho_init:
             self._apply_to_mlps(self.critic, orthogonal_init)
-        self.critic.optimizer = self.optimizer_class(critic_parameters, lr=lr_schedule(1), **optimizer_kwargs)
+        self.critic.optimizer = self.optimizer_class(critic_parameters, lr=lr_schedule(1), **optimizer_kwargs)  # type: ignore[call-arg]
 
         # Target networks never share the extractor and are never trained by gradient.
         self.critic_target = self.make_critic()
@@ -650,7 +656,7 @@ class CnnPolicy(SoftACPolicy):
     """
 
     def __init__(self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = NatureCNN, **kwargs: Any) -> None:
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)  # type: ignore[misc]
 
 
 class MultiInputPolicy(SoftACPolicy):
@@ -663,5 +669,4 @@ class MultiInputPolicy(SoftACPolicy):
     def __init__(
         self, *args: Any, features_extractor_class: type[BaseFeaturesExtractor] = ScalarSafeCombinedExtractor, **kwargs: Any
     ) -> None:
-        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)
-
+        super().__init__(*args, features_extractor_class=features_extractor_class, **kwargs)  # type: ignore[misc]

@@ -1,15 +1,15 @@
-"""SoftAC: Soft Actor-Critic (Haarnoja et al. 2018) on Stable-Baselines3's off-policy machinery.
+"""SoftAC: Soft Actor-Critic on Stable-Baselines3's off-policy machinery.
 
-Equation numbers refer to ``shared/reference/sac-derivation.txt``:
-Eq. 12 the maximum-entropy objective, Eq. 15 the soft Bellman recursion
-``Q(s,a) = r + E[Q(s',a') - alpha log pi(a'|s')]``, Eq. 16 the optimal temperature as the
-Lagrangian dual of the entropy-constrained objective.
+Equation numbers cite the two papers: Haarnoja et al. 2018, "Soft Actor-Critic: Off-Policy Maximum
+Entropy Deep Reinforcement Learning with a Stochastic Actor" (arXiv 1801.01290, "SAC18a"), and
+Haarnoja et al. 2018b, "Soft Actor-Critic Algorithms and Applications" (arXiv 1812.05905, "SAC18b"):
+SAC18b Eq. 1 the maximum-entropy objective, Eq. 3 the soft value, Eq. 5 the soft Q loss, Eq. 9 the
+reparameterised policy loss, Eq. 18 the temperature loss; SAC18a Eq. 21 the tanh change of variables.
 """
 
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from numbers import Real
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -20,13 +20,29 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, ReplayBufferSamples, Schedule
+from stable_baselines3.common.save_util import load_from_zip_file
+from stable_baselines3.common.type_aliases import (
+    GymEnv,
+    MaybeCallback,
+    ReplayBufferSamples,
+    Schedule,
+)
 from stable_baselines3.common.utils import get_parameters_by_name
 from torch import nn
 
-from sb3_softac.buffers import DeviceReplayBuffer, ScalarSafeDictReplayBuffer, device_sampling_applies, scalar_keys
-from sb3_softac.checkpoints import read_policy_state
+from sb3_softac.buffers import (
+    DeviceReplayBuffer,
+    ScalarSafeDictReplayBuffer,
+    device_sampling_applies,
+    scalar_keys,
+)
+from sb3_softac.checkpoints import sb3_sac_policy_equivalent
 from sb3_softac.cuda_graphs import CapturedStep, set_capturable, supports_capture
+from sb3_softac.migration import (
+    SB3_ONLY_ATTRIBUTES,
+    is_sb3_sac_state,
+    softac_parameters,
+)
 from sb3_softac.policies import (
     CnnPolicy,
     MlpPolicy,
@@ -36,105 +52,19 @@ from sb3_softac.policies import (
     SquashedGaussianActor,
     check_n_critics,
 )
+from sb3_softac.validation import (
+    AssertionValueError,
+    check_action_space,
+    check_choice,
+    check_flag,
+    check_hyperparameters,
+    parse_ent_coef,
+    resolve_target_entropy,
+)
 
 SelfSoftAC = TypeVar("SelfSoftAC", bound="SoftAC")
-
-_ENT_COEF_FORMS = "'auto', 'auto_<initial value>' such as 'auto_0.1', or a positive float for a fixed temperature"
-
-
-def parse_ent_coef(ent_coef: str | float) -> tuple[bool, float]:
-    """
-    Read SB3's ``ent_coef`` convention.
-
-    :param ent_coef: ``"auto"`` (learned, starts at 1), ``"auto_<init>"`` (learned, starts at ``init``)
-        or a positive number (fixed temperature).
-    :return: ``(learned, initial_value)``.
-    """
-    if isinstance(ent_coef, str):
-        if ent_coef == "auto":
-            return True, 1.0
-        if ent_coef.startswith("auto_"):
-            try:
-                init_value = float(ent_coef[len("auto_") :])
-            except ValueError:
-                init_value = math.nan
-            if not (math.isfinite(init_value) and init_value > 0.0):
-                raise ValueError(
-                    f"ent_coef={ent_coef!r} is malformed: the initial temperature after 'auto_' must be a positive "
-                    f"finite number. Accepted: {_ENT_COEF_FORMS}."
-                )
-            return True, init_value
-        raise ValueError(f"ent_coef={ent_coef!r} is not understood. Accepted: {_ENT_COEF_FORMS}.")
-    if isinstance(ent_coef, bool) or not isinstance(ent_coef, Real) or not (math.isfinite(ent_coef) and ent_coef > 0.0):
-        raise ValueError(
-            f"ent_coef={ent_coef!r} is invalid: a fixed temperature must be a positive finite number. Accepted: {_ENT_COEF_FORMS}."
-        )
-    return False, float(ent_coef)
-
-
-def resolve_target_entropy(target_entropy: str | float, action_space: spaces.Box) -> float:
-    """
-    :param target_entropy: ``"auto"`` for ``-dim(A)`` (Haarnoja et al. 2018b), or a number.
-    :param action_space: The action space.
-    :return: The target entropy ``H_0`` as a float.
-    """
-    if isinstance(target_entropy, str) and target_entropy == "auto":
-        return -float(np.prod(action_space.shape))
-    check_target_entropy(target_entropy)
-    return float(target_entropy)
-
-
-def check_target_entropy(target_entropy: Any) -> None:
-    """
-    Raise a ``ValueError`` unless ``target_entropy`` is ``"auto"`` or a finite real number.
-
-    :param target_entropy: The value to check.
-    """
-    if isinstance(target_entropy, str) and target_entropy == "auto":
-        return
-    if isinstance(target_entropy, bool) or not isinstance(target_entropy, Real) or not math.isfinite(target_entropy):
-        raise ValueError(
-            f"target_entropy={target_entropy!r} is invalid. Accepted: 'auto' (= -dim(action space)) or a finite number, "
-            "e.g. target_entropy=-6.0."
-        )
-
-
-def check_action_space(action_space: spaces.Space) -> None:
-    """
-    Raise a ``ValueError`` unless ``action_space`` is a bounded ``Box``: the policy squashes with tanh.
-
-    :param action_space: The environment's action space.
-    """
-    if not isinstance(action_space, spaces.Box):
-        raise ValueError(
-            f"SoftAC needs a continuous gymnasium.spaces.Box action space, got {action_space}. "
-            "For Discrete, MultiDiscrete or MultiBinary actions use an algorithm for discrete actions (e.g. SB3's DQN or PPO)."
-        )
-    if not (np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high))):
-        raise ValueError(
-            f"SoftAC needs finite action bounds to rescale its tanh-squashed actions, got {action_space}. "
-            "Give the Box finite low/high (e.g. wrap the env with gymnasium.wrappers.RescaleAction)."
-        )
-
-
-def check_hyperparameters(tau: float, gamma: float, ent_coef: str | float, target_entropy: Any, target_update_interval: int) -> None:
-    """
-    Validate the scalar hyperparameters at construction; each error names the value and what is accepted.
-
-    :param tau: Polyak coefficient, in (0, 1].
-    :param gamma: Discount factor, in [0, 1].
-    :param ent_coef: See :func:`parse_ent_coef`.
-    :param target_entropy: See :func:`check_target_entropy`.
-    :param target_update_interval: Positive integer.
-    """
-    if isinstance(tau, bool) or not isinstance(tau, Real) or not 0.0 < tau <= 1.0:
-        raise ValueError(f"tau={tau!r} is invalid: the soft target update coefficient must be in (0, 1] (1 = hard copy).")
-    if isinstance(gamma, bool) or not isinstance(gamma, Real) or not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma={gamma!r} is invalid: the discount factor must be in [0, 1].")
-    parse_ent_coef(ent_coef)
-    check_target_entropy(target_entropy)
-    if isinstance(target_update_interval, bool) or not isinstance(target_update_interval, int) or target_update_interval < 1:
-        raise ValueError(f"target_update_interval={target_update_interval!r} is invalid: it must be an integer >= 1.")
+TEMPERATURE_LOSSES = ("log_alpha", "alpha")
+UPDATE_ORDERS = ("joint", "critic_first")
 
 
 class NonFiniteError(FloatingPointError):
@@ -170,7 +100,7 @@ def frozen(parameters: list[nn.Parameter]) -> Iterator[None]:
 
 class SoftAC(OffPolicyAlgorithm):
     """
-    Soft Actor-Critic (SAC), written from the derivation, with the constructor of SB3's ``SAC``.
+    Soft Actor-Critic (SAC), written from the papers, with the constructor of SB3's ``SAC``.
 
     Twin (``n_critics``) soft Q networks with polyak-averaged targets, a tanh-squashed Gaussian actor,
     and either a fixed temperature (``ent_coef=<float>``) or one learned to keep the policy entropy
@@ -184,7 +114,7 @@ class SoftAC(OffPolicyAlgorithm):
     :param buffer_size: Size of the replay buffer.
     :param learning_starts: How many steps of the model to collect transitions for before learning starts.
     :param batch_size: Minibatch size for each gradient update.
-    :param tau: The soft update coefficient ("Polyak update", in (0, 1]).
+    :param tau: The soft update coefficient ("Polyak update", in [0, 1]; 0 freezes the targets).
     :param gamma: The discount factor, in [0, 1].
     :param train_freq: Update the model every ``train_freq`` steps. Alternatively pass a tuple of frequency
         and unit like ``(5, "step")`` or ``(2, "episode")``.
@@ -214,6 +144,24 @@ class SoftAC(OffPolicyAlgorithm):
     :param seed: Seed for the pseudo random generators.
     :param device: Device (cpu, cuda, ...) on which the code should be run ("auto": GPU if possible).
     :param _init_setup_model: Whether or not to build the network at the creation of the instance.
+    :param temperature_loss: Keyword only (as every parameter below). The temperature objective
+        ``J(alpha) = E[-alpha (log pi(a|s) + H_0)]`` (Haarnoja et al. 2018b, Eq. 18) is minimised over
+        ``log alpha``. ``"log_alpha"`` (default, as SB3's SAC and the authors' softlearning code): the loss
+        ``-log(alpha) (log pi + H_0)``, whose gradient in ``log alpha`` does not shrink with alpha.
+        ``"alpha"``: the loss as written, ``-alpha (log pi + H_0)``; same fixed point, but its gradient is
+        scaled by alpha, so a small temperature adapts slowly (SoftAC's default before 0.2.0).
+    :param update_order: ``"joint"`` (default): the temperature, critic and actor gradients are all taken
+        at the same parameters, from one backward pass, then the three optimizers step (softlearning's
+        update). ``"critic_first"``: SB3's order, the critics step first and the actor loss is taken at
+        the stepped critics (a second backward pass).
+    :param bf16_matmuls: Run the update's matmuls in bfloat16 (``torch.autocast``); losses and optimizer
+        stay float32. Pays off where the hardware has bf16 matmul units (CPUs with AMX, recent GPUs).
+    :param compile_update: ``torch.compile`` the gradient step (fuses its elementwise kernels; compiling
+        takes a while, and on CPU the compiled step was slower, see the docs' speed page).
+    :param cuda_graphs: On CUDA, replay each gradient step as one CUDA graph (``cuda_graphs.py``); not
+        with gSDE. No effect on CPU.
+    :param check_finite: Stop with a :class:`NonFiniteError` on NaN/inf from the env (observation, reward,
+        action) or in a loss, and refuse to save non-finite weights; ``False`` skips the (small) cost.
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -221,22 +169,6 @@ class SoftAC(OffPolicyAlgorithm):
         "CnnPolicy": CnnPolicy,
         "MultiInputPolicy": MultiInputPolicy,
     }
-    #: Stop with a NonFiniteError on NaN/inf from the env or in a loss; set ``model.check_finite = False``
-    #: to skip the (small) cost of the checks.
-    check_finite: bool = True
-    #: Opt-in: run the update's matmuls in bfloat16 (torch.autocast); losses and optimizer stay float32.
-    #: Pays off where the hardware has bf16 matmul units (e.g. CPUs with AMX, recent GPUs).
-    bf16_matmuls: bool = False
-    #: On CUDA, replay each gradient step as one CUDA graph (see ``cuda_graphs.py``); not with gSDE.
-    cuda_graphs: bool = True
-    #: Opt-in: ``torch.compile`` the gradient step (fuses its elementwise kernels; compiling takes a while).
-    compile_update: bool = False
-    #: Opt-in: the temperature loss in log alpha, ``-log(alpha) (log pi + H_0)``, as SB3's SAC and the
-    #: authors' softlearning code write it. Same fixed point; its gradient is not scaled by alpha.
-    log_alpha_loss: bool = False
-    #: Opt-in: SB3's update order. Step the critics first, so that the actor loss is taken at the
-    #: stepped critics (two backward passes). Default: every loss at the same parameters (one backward).
-    critic_step_first: bool = False
     policy: SoftACPolicy
     actor: SquashedGaussianActor
     critic: SoftQEnsemble
@@ -272,11 +204,25 @@ class SoftAC(OffPolicyAlgorithm):
         seed: int | None = None,
         device: th.device | str = "auto",
         _init_setup_model: bool = True,
+        *,
+        temperature_loss: str = "log_alpha",
+        update_order: str = "joint",
+        bf16_matmuls: bool = False,
+        compile_update: bool = False,
+        cuda_graphs: bool = True,
+        check_finite: bool = True,
     ) -> None:
         check_hyperparameters(tau, gamma, ent_coef, target_entropy, target_update_interval)
         check_n_critics((policy_kwargs or {}).get("n_critics", 2))
+        self.temperature_loss = temperature_loss
+        self.update_order = update_order
+        self.bf16_matmuls = bf16_matmuls
+        self.compile_update = compile_update
+        self.cuda_graphs = cuda_graphs
+        self.check_finite = check_finite
+        self._check_options()
         if env is not None:
-            env = maybe_make_env(env, verbose)  # type: ignore[assignment]
+            env = maybe_make_env(env, verbose)
             check_action_space(env.action_space)
         super().__init__(
             policy,
@@ -311,12 +257,25 @@ class SoftAC(OffPolicyAlgorithm):
         self.target_update_interval = target_update_interval
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Adam | None = None
-        self._step_config: tuple[bool, bool, bool] | None = None  # see _compiled_step
+        self._step_config: tuple[Any, ...] | None = None  # see _compiled_step
         self._last_learning_rate: float | None = None
         if _init_setup_model:
             self._setup_model()
 
+    def _check_options(self) -> None:
+        """Validate SoftAC's own keyword arguments (again in ``_setup_model``, after ``load`` set them)."""
+        check_choice("temperature_loss", self.temperature_loss, TEMPERATURE_LOSSES)
+        check_choice("update_order", self.update_order, UPDATE_ORDERS)
+        for name in ("bf16_matmuls", "compile_update", "cuda_graphs", "check_finite"):
+            check_flag(name, getattr(self, name))
+
     def _setup_model(self) -> None:
+        self._check_options()
+        if self.n_steps > 1 and isinstance(self.observation_space, spaces.Dict) and self.replay_buffer_class is None:
+            raise AssertionValueError(
+                f"n_steps={self.n_steps} needs a Box observation space: SB3's n-step replay buffer does not support "
+                "Dict observations (SB3's SAC asserts the same). Use n_steps=1 with MultiInputPolicy."
+            )
         if self.replay_buffer_class is None and scalar_keys(self.observation_space):
             self.replay_buffer_class = ScalarSafeDictReplayBuffer
         if self.replay_buffer_class is None and device_sampling_applies(
@@ -382,13 +341,16 @@ class SoftAC(OffPolicyAlgorithm):
     def _compiled_step(self) -> Callable[[ReplayBufferSamples], th.Tensor]:
         """
         The gradient step as ``train()`` runs it, rebuilt when ``compile_update``, ``cuda_graphs``,
-        ``bf16_matmuls``, ``log_alpha_loss`` or ``critic_step_first`` change: eager, ``torch.compile``-d,
+        ``bf16_matmuls``, ``temperature_loss`` or ``update_order`` change: eager, ``torch.compile``-d,
         and on CUDA replayed as a CUDA graph.
         """
         use_graph = (
-            self.cuda_graphs and self.device.type == "cuda" and not self.use_sde and all(map(supports_capture, self._optimizers()))
+            self.cuda_graphs
+            and self.device.type == "cuda"
+            and not self.use_sde
+            and all(map(supports_capture, self._optimizers()))
         )
-        config = (use_graph, self.compile_update, self.bf16_matmuls, self.log_alpha_loss, self.critic_step_first)
+        config = (use_graph, self.compile_update, self.bf16_matmuls, self.temperature_loss, self.update_order)
         if self._step_config != config:
             for optimizer in self._optimizers():
                 if supports_capture(optimizer):
@@ -413,11 +375,12 @@ class SoftAC(OffPolicyAlgorithm):
         # n-step buffers give gamma^k per sample (k <= n, shorter at episode ends); else gamma.
         discounts = data.discounts if data.discounts is not None else self.gamma
 
-        # a ~ pi(.|s) by reparameterisation, log pi(a|s) with the tanh correction (policies.py)
+        # a = f(eps; s) ~ pi(.|s) by reparameterisation (SAC18b Eq. 8), log pi(a|s) with the tanh
+        # correction (SAC18a Eq. 21): SquashedGaussianActor.action_log_prob.
         actions_pi, log_prob = self.actor.action_log_prob(data.observations)
         log_prob = log_prob.reshape(-1, 1)
 
-        # Critic, Eq. 15 (soft Bellman backup) with clipped double-Q over the target ensemble:
+        # Critic target (SAC18b Eqs. 3 and 5), clipped double-Q over the target ensemble:
         # y = r + gamma^n (1 - terminated) (min_i Qtarg_i(s', a') - alpha log pi(a'|s')),  a' ~ pi(.|s').
         # Time-limit truncations are stored as not-done by the replay buffer, so they bootstrap.
         with th.no_grad():
@@ -425,7 +388,7 @@ class SoftAC(OffPolicyAlgorithm):
             next_q = self.critic_target.q_values(data.next_observations, next_actions).min(dim=0).values
             soft_next_value = next_q - alpha * next_log_prob.reshape(-1, 1)
             target_q = data.rewards + (1.0 - data.dones) * discounts * soft_next_value
-        # L(psi) = sum_i 1/2 E[(Q_i(s, a) - y)^2]
+        # J_Q = sum_i 1/2 E[(Q_i(s, a) - y)^2]  (SAC18b Eq. 5, one term per critic)
         current_q = self.critic.q_values(data.observations, data.actions)
         critic_loss = 0.5 * (current_q - target_q).pow(2).mean(dim=(1, 2)).sum()
 
@@ -433,33 +396,34 @@ class SoftAC(OffPolicyAlgorithm):
         for optimizer in optimizers:
             optimizer.zero_grad()
         losses = []
-        if self.critic_step_first:  # SB3's order (opt-in): the actor loss below sees the stepped critics
+        if self.update_order == "critic_first":  # SB3's order: the actor loss below sees the stepped critics
             critic_loss.backward()
             self.critic.optimizer.step()
             optimizers.remove(self.critic.optimizer)
         else:
             losses.append(critic_loss)
 
-        # Actor, the KL projection onto exp(Q)/Z: J(theta) = E[alpha log pi(a|s) - min_i Q_i(s, a)],
-        # gradients through a (reparameterisation) but not into the critic's weights.
+        # Actor: J_pi = E[alpha log pi(f(eps; s)|s) - min_i Q_i(s, f(eps; s))]  (SAC18b Eq. 9),
+        # gradients through the action (reparameterisation) but not into the critics' weights.
         with frozen([p for group in self.critic.optimizer.param_groups for p in group["params"]]):
             min_q_pi = self.critic.q_values(data.observations, actions_pi).min(dim=0).values
         actor_loss = (alpha * log_prob - min_q_pi).mean()
         losses.append(actor_loss)
 
-        # Temperature, Eq. 16 and the alpha loss after it: J(alpha) = E[-alpha (log pi(a|s) + H_0)].
-        # dJ/dalpha < 0 when the entropy -log pi is below H_0, so alpha grows, and vice versa.
-        # (log_alpha_loss: -log(alpha) in place of -alpha, SB3's form; the sign of the gradient is the same.)
+        # Temperature: J(alpha) = E[-alpha (log pi(a|s) + H_0)]  (SAC18b Eq. 18), minimised over log alpha.
+        # Its gradient is negative while the entropy -log pi is below H_0, so alpha grows, and vice versa.
+        # "log_alpha" (default, SB3 and softlearning) puts log alpha in place of alpha: same sign and
+        # fixed point, a gradient that does not shrink with alpha. "alpha" is the equation as written.
         ent_coef_loss = None
         if self.ent_coef_optimizer is not None:
-            temperature = self.log_ent_coef if self.log_alpha_loss else self.log_ent_coef.exp()  # type: ignore[union-attr]
-            ent_coef_loss = -(temperature * (log_prob.detach() + self.target_entropy)).mean()
+            log_alpha = self.log_ent_coef
+            temperature = log_alpha if self.temperature_loss == "log_alpha" else log_alpha.exp()  # type: ignore[union-attr]
+            ent_coef_loss = -(temperature * (log_prob.detach() + self.target_entropy)).mean()  # type: ignore[operator]
             losses.append(ent_coef_loss)
 
         # Each loss reaches only its own parameters (no_grad target, frozen critic, detached alpha and
-        # log pi), so one backward of the sum gives each optimizer exactly its loss's gradient.
-        # All three are taken at the same parameters, as in the authors' softlearning code (unless
-        # critic_step_first stepped the critics above).
+        # log pi), so one backward of the sum gives each optimizer exactly its loss's gradient, all at
+        # the same parameters, as in the authors' softlearning code (update_order="joint").
         th.stack(losses).sum().backward()
         for optimizer in optimizers:
             optimizer.step()
@@ -523,13 +487,17 @@ class SoftAC(OffPolicyAlgorithm):
         :param include: Parameter names to include even if excluded by default.
         """
         if self.check_finite:
-            bad = [name for name, param in self.policy.state_dict().items() if param.is_floating_point() and not th.isfinite(param).all()]
+            bad = [
+                name
+                for name, param in self.policy.state_dict().items()
+                if param.is_floating_point() and not th.isfinite(param).all()
+            ]
             if bad:
                 raise NonFiniteError(f"Refusing to save {path}: non-finite values in {bad[:5]} (NaN or inf weights).")
         super().save(path, exclude=exclude, include=include)
 
     @classmethod
-    def load(  # type: ignore[override]
+    def load(
         cls: type[SelfSoftAC],
         path: Any,
         env: GymEnv | None = None,
@@ -540,8 +508,12 @@ class SoftAC(OffPolicyAlgorithm):
         **kwargs: Any,
     ) -> SelfSoftAC:
         """
-        Load a SoftAC zip (see SB3's ``BaseAlgorithm.load``), after checking it without unpickling.
+        Load a SoftAC zip, or an SB3 SAC zip (see SB3's ``BaseAlgorithm.load``), after checking it without unpickling.
 
+        An SB3 SAC zip keeps its hyperparameters, weights, optimizer states and temperature; its critics
+        are relabelled into SoftAC's ensemble layout (:mod:`sb3_softac.migration`), its policy becomes
+        SoftAC's of the same kind (``MlpPolicy``, ``CnnPolicy``, ``MultiInputPolicy``), and SoftAC's own
+        options take their defaults unless given in ``kwargs``. One line is printed when that happens.
         Loading unpickles the zip's objects, which can execute code: load only trusted files;
         for untrusted ones use :func:`sb3_softac.checkpoints.load_policy_weights`.
 
@@ -551,13 +523,47 @@ class SoftAC(OffPolicyAlgorithm):
         :param custom_objects: Objects to replace on load.
         :param print_system_info: Print the saving and loading systems' info.
         :param force_reset: Reset the env before training.
-        :param kwargs: Attributes to change on load (e.g. ``buffer_size=1``).
+        :param kwargs: Attributes to change on load (e.g. ``buffer_size=1``, ``update_order="critic_first"``).
         :return: The model.
         """
-        read_policy_state(path)  # ValueError for corrupt files and other algorithms' zips
-        return super().load(
-            path, env=env, device=device, custom_objects=custom_objects, print_system_info=print_system_info, force_reset=force_reset, **kwargs
+        softac_policy = sb3_sac_policy_equivalent(path)  # ValueError for corrupt files and other algorithms' zips
+        if softac_policy is not None:
+            custom_objects = {"policy_class": cls.policy_aliases[softac_policy], **(custom_objects or {})}
+            print(
+                f"Loading the SB3 SAC model {path} as SoftAC ({softac_policy}): critics converted to SoftAC's ensemble layout."
+            )
+        model = super().load(
+            path,
+            env=env,
+            device=device,
+            custom_objects=custom_objects,
+            print_system_info=print_system_info,
+            force_reset=force_reset,
+            **kwargs,
         )
+        for name in SB3_ONLY_ATTRIBUTES:
+            model.__dict__.pop(name, None)
+        return model
+
+    def set_parameters(
+        self,
+        load_path_or_dict: str | dict[str, Any],
+        exact_match: bool = True,
+        device: th.device | str = "auto",
+    ) -> None:
+        """
+        SB3's ``set_parameters``, which also takes the parameters of an SB3 SAC model (converted to SoftAC's layout).
+
+        :param load_path_or_dict: A model zip, or a dict of state dicts (``get_parameters()``).
+        :param exact_match: Require every parameter to be given (see SB3).
+        :param device: Where to load the tensors.
+        """
+        params = load_path_or_dict
+        if not isinstance(params, dict):
+            _, params, _ = load_from_zip_file(params, device=device, load_data=False)
+        if is_sb3_sac_state(params.get("policy", {})):  # type: ignore[arg-type]
+            params = softac_parameters(params, self)
+        super().set_parameters(params, exact_match=exact_match, device=device)
 
     def learn(
         self: SelfSoftAC,

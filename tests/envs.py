@@ -17,7 +17,10 @@ class ContinuousDictEnv(gym.Env):
     """
 
     def __init__(self, scalar_entry: bool = True, image_entry: bool = False, max_steps: int = 20) -> None:
-        entries: dict[str, spaces.Space] = {"position": spaces.Box(-10.0, 10.0, (2,), np.float32), "target": spaces.Box(-1.0, 1.0, (2,), np.float32)}
+        entries: dict[str, spaces.Space] = {
+            "position": spaces.Box(-10.0, 10.0, (2,), np.float32),
+            "target": spaces.Box(-1.0, 1.0, (2,), np.float32),
+        }
         if scalar_entry:
             entries["height"] = spaces.Box(0.0, 100.0, (), np.float32)
         if image_entry:
@@ -46,3 +49,31 @@ class ContinuousDictEnv(gym.Env):
         self.steps += 1
         reward = -float(np.linalg.norm(self.position - self.target))
         return self._obs(), reward, False, self.steps >= self.max_steps, {}
+
+
+class SpaceEnv(gym.Env):
+    """
+    Observations drawn from any observation space, reproducibly: ``reset(seed=s)`` seeds the space's sampler.
+
+    Actions are a Box in [-1, 1]^2; the reward is ``-|a|^2`` (a policy can learn it); episodes are truncated
+    after ``max_steps`` steps, never terminated.
+
+    :param observation_space: The observation space (a ``Dict`` of any entries, or any single space).
+    :param max_steps: Episode length.
+    """
+
+    def __init__(self, observation_space: spaces.Space, max_steps: int = 10) -> None:
+        self.observation_space = observation_space
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.max_steps = max_steps
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        if seed is not None:
+            self.observation_space.seed(int(self.np_random.integers(2**31)))
+        self.steps = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict]:
+        self.steps += 1
+        return self.observation_space.sample(), -float(np.sum(np.square(action))), False, self.steps >= self.max_steps, {}

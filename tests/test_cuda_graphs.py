@@ -87,7 +87,9 @@ def test_set_capturable_round_trip_keeps_the_optimizer_state():
 
 
 def test_learning_rate_schedule_updates_a_tensor_learning_rate_in_place():
-    model = SoftAC("MlpPolicy", "Pendulum-v1", learning_starts=50, device="cpu", learning_rate=lambda progress: progress * 1e-3)
+    model = SoftAC(
+        "MlpPolicy", "Pendulum-v1", learning_starts=50, device="cpu", learning_rate=lambda progress: progress * 1e-3
+    )
     model.learn(60)
     optimizers = model._optimizers()
     for optimizer in optimizers:
@@ -115,8 +117,9 @@ def test_captured_step_matches_eager_step(compiled, monkeypatch):
     From the same state and CUDA random-number state, one graph replay and one eager step give the same
     parameters: atol 1e-5 for the captured eager kernels, 1e-4 with torch.compile (fused kernels round differently).
     """
-    model = SoftAC("MlpPolicy", "Pendulum-v1", learning_starts=100, batch_size=64, device="cuda", seed=0)
-    model.compile_update = compiled
+    model = SoftAC(
+        "MlpPolicy", "Pendulum-v1", learning_starts=100, batch_size=64, device="cuda", seed=0, compile_update=compiled
+    )
     if compiled:
         import torch._inductor.config
 

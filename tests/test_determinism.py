@@ -5,8 +5,9 @@ import torch as th
 from stable_baselines3.common.env_util import make_vec_env
 
 from sb3_softac import SoftAC
+from tests.conftest import fast
 
-FAST = dict(learning_starts=50, buffer_size=1000, batch_size=32, policy_kwargs=dict(net_arch=[16, 16]))
+FAST = fast(seed=None)  # each test passes its own seed
 
 
 def trained_parameters(seed: int, n_envs: int, **kwargs) -> list[th.Tensor]:

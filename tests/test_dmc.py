@@ -1,16 +1,18 @@
 """DeepMind Control Suite envs through Shimmy: spaces, time limits, action repeat, pixels, seeding, SoftAC on top."""
 
+import os
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
-
+from dm_control import suite
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from sb3_softac import SoftAC  # sets MUJOCO_GL=egl when there is no display, before dm_control is imported
-from sb3_softac.dmc import DMC_TASKS, dmc_env_id, make_dmc_env
-
-from dm_control import suite  # noqa: E402  (after sb3_softac, which picks the GL backend)
+from sb3_softac import SoftAC
+from sb3_softac.integrations.dmc import DMC_TASKS, dmc_env_id, make_dmc_env
 
 BENCHMARKING = [f"{domain}-{task}" for domain, task in suite.BENCHMARKING]
 
@@ -53,7 +55,12 @@ def test_flattened_observation_order_includes_scalars():
 
 @pytest.mark.parametrize(
     "task, kwargs",
-    [("cheetah-run", {}), ("quadruped-walk", {}), ("cartpole-swingup", dict(frame_stack=3)), ("reacher-easy", dict(image_size=64))],
+    [
+        ("cheetah-run", {}),
+        ("quadruped-walk", {}),
+        ("cartpole-swingup", dict(frame_stack=3)),
+        ("reacher-easy", dict(image_size=64)),
+    ],
 )
 def test_pixel_variant_passes_env_checkers(task, kwargs):
     env = make_dmc_env(task, from_pixels=True, **kwargs)
@@ -106,13 +113,15 @@ def test_action_repeat_sums_rewards_and_truncates_on_the_right_step(repeat):
     task_kwargs = dict(time_limit=1.0)
     rng = np.random.default_rng(0)
     agent_actions = rng.uniform(-1, 1, (200, 6)).astype(np.float32)
-    _, rewards, flags = rollout(make_dmc_env("cheetah-run", action_repeat=repeat, task_kwargs=task_kwargs), agent_actions, seed=5)
+    _, rewards, flags = rollout(
+        make_dmc_env("cheetah-run", action_repeat=repeat, task_kwargs=task_kwargs), agent_actions, seed=5
+    )
     expected_steps = -(-100 // repeat)
     assert len(rewards) == expected_steps
     assert flags[-1] == (False, True) and all(f == (False, False) for f in flags[:-1])
 
     raw_actions = np.repeat(agent_actions[:expected_steps], repeat, axis=0)[:100]
-    raw_observations, raw_rewards, _ = rollout(make_dmc_env("cheetah-run", task_kwargs=task_kwargs), raw_actions, seed=5)
+    _raw_observations, raw_rewards, _ = rollout(make_dmc_env("cheetah-run", task_kwargs=task_kwargs), raw_actions, seed=5)
     assert len(raw_rewards) == 100
     summed = [sum(raw_rewards[i : i + repeat]) for i in range(0, 100, repeat)]
     np.testing.assert_allclose(rewards, summed, rtol=1e-12)
@@ -172,7 +181,9 @@ def test_replay_buffer_dtypes_and_bytes_per_transition():
 
 def test_cnn_policy_on_pixels_end_to_end():
     env = make_dmc_env("cartpole-swingup", from_pixels=True, action_repeat=8, frame_stack=2, image_size=64)
-    model = SoftAC("CnnPolicy", env, buffer_size=300, learning_starts=50, batch_size=16, seed=0, policy_kwargs=dict(net_arch=[32]))
+    model = SoftAC(
+        "CnnPolicy", env, buffer_size=300, learning_starts=50, batch_size=16, seed=0, policy_kwargs=dict(net_arch=[32])
+    )
     model.learn(120)
     assert model._n_updates > 0
     obs, _ = env.reset(seed=0)
@@ -181,7 +192,15 @@ def test_cnn_policy_on_pixels_end_to_end():
 
 
 def test_mlp_policy_from_id():
-    model = SoftAC("MlpPolicy", "dmc-walker-walk-v0", buffer_size=300, learning_starts=50, batch_size=16, seed=0, policy_kwargs=dict(net_arch=[32]))
+    model = SoftAC(
+        "MlpPolicy",
+        "dmc-walker-walk-v0",
+        buffer_size=300,
+        learning_starts=50,
+        batch_size=16,
+        seed=0,
+        policy_kwargs=dict(net_arch=[32]),
+    )
     model.learn(80)
     assert model.observation_space.shape == (24,)
 
@@ -196,6 +215,7 @@ class UniformRandomPolicy:
         return self.rng.uniform(-1, 1, (len(obs), self.action_dim)).astype(np.float32), None
 
 
+@pytest.mark.slow
 def test_softac_beats_random_on_cartpole_balance():
     """3,000 agent steps (action repeat 8, 24,000 env steps, ~30 s): random scores ~225, SoftAC ~830 on the same seeds."""
     from stable_baselines3.common.env_util import make_vec_env
@@ -204,9 +224,23 @@ def test_softac_beats_random_on_cartpole_balance():
     def eval_env():
         return make_vec_env(lambda: make_dmc_env("cartpole-balance", action_repeat=8), n_envs=1, seed=100)
 
-    model = SoftAC("MlpPolicy", make_dmc_env("cartpole-balance", action_repeat=8, seed=0), learning_rate=1e-3, learning_starts=500, seed=0)
+    model = SoftAC(
+        "MlpPolicy", make_dmc_env("cartpole-balance", action_repeat=8, seed=0), learning_rate=1e-3, learning_starts=500, seed=0
+    )
     random_return, _ = evaluate_policy(UniformRandomPolicy(1), eval_env(), n_eval_episodes=3)
     model.learn(3_000)
     trained_return, _ = evaluate_policy(model, eval_env(), n_eval_episodes=3, deterministic=True)
     print(f"cartpole-balance: random {random_return:.1f}, SoftAC after 3,000 steps {trained_return:.1f}")
     assert trained_return >= 600 and trained_return >= 2 * random_return
+
+
+def test_mujoco_gl_is_set_where_dm_control_is_first_imported_not_on_import():
+    """``import sb3_softac`` leaves MUJOCO_GL alone; building the first DMC env sets EGL (no display)."""
+    code = (
+        "import os, sys, sb3_softac; assert 'MUJOCO_GL' not in os.environ and 'dm_control' not in sys.modules; "
+        "sb3_softac.make_dmc_env('cartpole-balance'); print(os.environ['MUJOCO_GL'])"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("MUJOCO_GL", "DISPLAY")}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "egl"

@@ -1,16 +1,12 @@
 """benchmarks/learning.py's bookkeeping: resumable run list, final returns, published numbers, summary and plots."""
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("learning", REPO / "benchmarks" / "learning.py")
-learning = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(learning)
+from benchmarks import learning
 
 
 def write_run(out: Path, algo: str, task: str, seed: int, returns: list[float], finished: bool = True) -> None:
@@ -46,8 +42,7 @@ def test_final_returns_use_the_last_evaluation_of_finished_runs(results):
 
 
 def test_published_numbers_are_pytorch_sac_means_at_that_step():
-    if not learning.PUBLISHED.exists():
-        pytest.skip("shared/reference is not beside this checkout")
+    assert learning.PUBLISHED.is_relative_to(learning.REPO / "benchmarks" / "reference"), "read from the vendored copy"
     with learning.PUBLISHED.open() as handle:
         rows = [row for row in csv.DictReader(handle) if row["env"] == "cheetah_run" and row["step"] == "100000"]
     expected = np.mean([float(row["episode_reward"]) for row in rows])
@@ -68,7 +63,9 @@ def test_summary_and_plots_are_written(results):
 
 def test_returns_at_published_steps_include_unfinished_runs(results, tmp_path, monkeypatch):
     published = tmp_path / "published.csv"
-    published.write_text("env,seed,step,episode_reward\ncheetah_run,0,50000,70\ncheetah_run,1,50000,84\ncheetah_run,0,100000,213\n")
+    published.write_text(
+        "env,seed,step,episode_reward\ncheetah_run,0,50000,70\ncheetah_run,1,50000,84\ncheetah_run,0,100000,213\n"
+    )
     monkeypatch.setattr(learning, "PUBLISHED", published)
     lines = learning.returns_at_published_steps(learning.read_runs(results), learning.published_curves(["cheetah-run"]))
     assert "| cheetah-run | 50,000 | 426.3 [90, 190, 999] | 150.0 [100, 200] | 77 |" in lines
@@ -76,7 +73,9 @@ def test_returns_at_published_steps_include_unfinished_runs(results, tmp_path, m
 
 
 def test_summary_of_unfinished_runs_only_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr(learning, "PUBLISHED", tmp_path / "none.csv")
+    published = tmp_path / "published.csv"
+    published.write_text("env,seed,step,episode_reward\n")  # no published curve for the task
+    monkeypatch.setattr(learning, "PUBLISHED", published)
     write_run(tmp_path, "softac", "walker-walk", 0, [0.0, 50.0], finished=False)
     assert learning.summarize(tmp_path, "cmd").endswith("No run has finished yet: no final returns or IQMs.\n")
 
@@ -101,12 +100,17 @@ def test_softac_variants_add_their_policy_kwargs_to_the_task_ones():
     plain = learning.make_model("softac", gym.make("Pendulum-v1"), 0, hyperparams)
     assert not plain.policy.ortho_init and not plain.actor.tanh_log_std and plain.actor.net_arch == [32, 32]
     assert plain.actor.log_prob_epsilon == 0.0
-    for algo, switches in learning.SOFTAC_SWITCHES.items():
-        model = learning.make_model(algo, gym.make("Pendulum-v1"), 0, hyperparams)
-        assert [getattr(plain, switch) for switch in switches] == [False] * len(switches)
-        assert [getattr(model, switch) for switch in switches] == [True] * len(switches)
+    assert (plain.temperature_loss, plain.update_order) == ("alpha", "joint"), "the studies' softac learner, as it ran"
+    default = learning.make_model("sac", gym.make("Pendulum-v1"), 0, hyperparams)
+    assert (default.temperature_loss, default.update_order, default.actor.log_prob_epsilon) == ("log_alpha", "joint", 0.0)
+    critic_first = learning.make_model("softac-critic-first", gym.make("Pendulum-v1"), 0, hyperparams)
+    assert (critic_first.temperature_loss, critic_first.update_order) == ("alpha", "critic_first")
     sb3_update = learning.make_model("softac-sb3-update", gym.make("Pendulum-v1"), 0, hyperparams)
-    assert (sb3_update.log_alpha_loss, sb3_update.critic_step_first, sb3_update.actor.log_prob_epsilon) == (True, True, 1e-6)
+    assert (sb3_update.temperature_loss, sb3_update.update_order, sb3_update.actor.log_prob_epsilon) == (
+        "log_alpha",
+        "critic_first",
+        1e-6,
+    )
     assert sb3_update.actor.net_arch == [32, 32]
     with pytest.raises(ValueError, match="unknown algo 'softac-typo'"):
         learning.make_model("softac-typo", gym.make("Pendulum-v1"), 0, hyperparams)

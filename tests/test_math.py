@@ -3,7 +3,6 @@
 import copy
 import math
 
-import numpy as np
 import pytest
 import torch as th
 from torch.distributions import Independent, Normal, TransformedDistribution
@@ -12,8 +11,9 @@ from torch.nn import functional as F
 
 from sb3_softac import SoftAC
 from sb3_softac.policies import EnsembleLinear, tanh_log_det_jacobian
+from tests.conftest import fast
 
-FAST = dict(learning_starts=50, buffer_size=1000, batch_size=32, policy_kwargs=dict(net_arch=[32, 32]), seed=0)
+FAST = fast(policy_kwargs=dict(net_arch=[32, 32]))
 
 
 def test_tanh_log_det_jacobian_matches_naive_form_and_stays_finite():
@@ -81,7 +81,8 @@ def reference_update(model: SoftAC, data) -> None:
         return action, dist.log_prob(action).reshape(-1, 1)
 
     actions_pi, log_prob = sample(data.observations)
-    alpha_loss = -(model.log_ent_coef.exp() * (log_prob.detach() + model.target_entropy)).mean()
+    # SAC18b Eq. 18 minimised over log alpha, with log alpha in place of alpha (temperature_loss="log_alpha")
+    alpha_loss = -(model.log_ent_coef * (log_prob.detach() + model.target_entropy)).mean()
     with th.no_grad():
         next_actions, next_log_prob = sample(data.next_observations)
         next_q = th.min(th.cat(target(data.next_observations, next_actions), dim=1), dim=1, keepdim=True).values
@@ -90,7 +91,11 @@ def reference_update(model: SoftAC, data) -> None:
     q_pi = th.min(th.cat(critic(data.observations, actions_pi), dim=1), dim=1, keepdim=True).values
     actor_loss = (alpha * log_prob - q_pi).mean()
 
-    for loss, optimizer in [(alpha_loss, model.ent_coef_optimizer), (critic_loss, critic.optimizer), (actor_loss, actor.optimizer)]:
+    for loss, optimizer in [
+        (alpha_loss, model.ent_coef_optimizer),
+        (critic_loss, critic.optimizer),
+        (actor_loss, actor.optimizer),
+    ]:
         params = [p for group in optimizer.param_groups for p in group["params"]]
         for param, grad in zip(params, th.autograd.grad(loss, params, retain_graph=True)):
             param.grad = grad
@@ -160,8 +165,9 @@ def test_fixed_temperature_stays_fixed():
     assert model.log_ent_coef is None
 
 
-def test_log_alpha_loss_is_sb3s_temperature_loss():
-    """log_alpha_loss: the gradient in log alpha is -(log pi + H_0), SB3's; the default's is alpha times that."""
+def test_temperature_losses_give_sb3s_gradient_and_the_alpha_form():
+    """temperature_loss="log_alpha" (default): the gradient in log alpha is -(log pi + H_0), SB3's;
+    "alpha": alpha times that (the derivative of -alpha (log pi + H_0) through alpha = exp(log alpha))."""
     model = SoftAC("MlpPolicy", "Pendulum-v1", ent_coef="auto_0.5", **FAST)
     model.learn(100)
     data = model.replay_buffer.sample(64)
@@ -170,29 +176,30 @@ def test_log_alpha_loss_is_sb3s_temperature_loss():
     _, log_prob = model.actor.action_log_prob(data.observations)  # the step's first draw: the same sample
     sb3_gradient = -(log_prob.detach() + model.target_entropy).mean().item()
     gradients = {}
-    for log_alpha_loss in (False, True):
+    for temperature_loss in ("log_alpha", "alpha"):
         trial = copy.deepcopy(model)
-        trial.log_alpha_loss = log_alpha_loss
+        trial.temperature_loss = temperature_loss
         th.manual_seed(5)
         trial._gradient_step(data)
-        gradients[log_alpha_loss] = trial.log_ent_coef.grad.item()
-    assert gradients[True] == pytest.approx(sb3_gradient, rel=1e-5)
-    assert gradients[False] == pytest.approx(alpha * sb3_gradient, rel=1e-5)
+        gradients[temperature_loss] = trial.log_ent_coef.grad.item()
+    assert gradients["log_alpha"] == pytest.approx(sb3_gradient, rel=1e-5)
+    assert gradients["alpha"] == pytest.approx(alpha * sb3_gradient, rel=1e-5)
     assert alpha != pytest.approx(1.0)  # so the two forms differ
 
 
-def test_critic_step_first_takes_the_actor_loss_at_the_stepped_critics():
-    """critic_step_first (SB3's order): the critics step as usual, then the actor's gradient is J(theta) at the stepped critics."""
+def test_critic_first_order_takes_the_actor_loss_at_the_stepped_critics():
+    """update_order="critic_first" (SB3's order): the critics step as usual, then the actor's gradient is
+    J_pi at the stepped critics."""
     model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
     model.learn(100)
     data = model.replay_buffer.sample(64)
     trials = {}
-    for critic_step_first in (False, True):
-        trials[critic_step_first] = trial = copy.deepcopy(model)
-        trial.critic_step_first = critic_step_first
+    for update_order in ("joint", "critic_first"):
+        trials[update_order] = trial = copy.deepcopy(model)
+        trial.update_order = update_order
         th.manual_seed(5)
         trial._gradient_step(data)
-    for default, stepped_first in zip(trials[False].critic.parameters(), trials[True].critic.parameters()):
+    for default, stepped_first in zip(trials["joint"].critic.parameters(), trials["critic_first"].critic.parameters()):
         assert th.equal(default, stepped_first)
 
     def actor_gradients(critic_state: dict) -> list[th.Tensor]:
@@ -204,10 +211,16 @@ def test_critic_step_first_takes_the_actor_loss_at_the_stepped_critics():
         actor_loss = (reference._entropy_coefficient() * log_prob.reshape(-1, 1) - min_q_pi).mean()
         return th.autograd.grad(actor_loss, list(reference.actor.parameters()))
 
-    for critic_step_first, critic_state in ((False, model.critic.state_dict()), (True, trials[True].critic.state_dict())):
-        for param, expected in zip(trials[critic_step_first].actor.parameters(), actor_gradients(critic_state)):
+    for update_order, critic_state in (
+        ("joint", model.critic.state_dict()),
+        ("critic_first", trials["critic_first"].critic.state_dict()),
+    ):
+        for param, expected in zip(trials[update_order].actor.parameters(), actor_gradients(critic_state)):
             assert th.allclose(param.grad, expected, rtol=1e-5, atol=1e-7)
-    differences = [(a.grad - b.grad).abs().max() for a, b in zip(trials[False].actor.parameters(), trials[True].actor.parameters())]
+    differences = [
+        (a.grad - b.grad).abs().max()
+        for a, b in zip(trials["joint"].actor.parameters(), trials["critic_first"].actor.parameters())
+    ]
     assert max(differences) > 1e-6  # so the two orders differ on this batch
 
 
@@ -221,24 +234,14 @@ class OneBatch:
         return self.data
 
 
-def sb3_critic_as_ensemble(critic: th.nn.Module) -> dict[str, th.Tensor]:
-    """SB3's separate critics (qf0, qf1: Linear, ReLU, ...) as SoftQEnsemble weights (n, in, out) and biases (n, 1, out)."""
-    state = critic.state_dict()
-    layers = sorted({key.split(".")[1] for key in state}, key=int)
-    ensemble = {}
-    for layer in layers:
-        weights = [state[f"qf{i}.{layer}.weight"].T for i in range(critic.n_critics)]
-        biases = [state[f"qf{i}.{layer}.bias"].reshape(1, -1) for i in range(critic.n_critics)]
-        ensemble[f"q_net.{layer}.weight"], ensemble[f"q_net.{layer}.bias"] = th.stack(weights), th.stack(biases)
-    return ensemble
-
-
-def test_sb3_switches_reproduce_sb3_sacs_update():
-    """With all three SB3 behaviours on (log_prob_epsilon=1e-6, log_alpha_loss, critic_step_first), SoftAC's
-    updates from SB3's SAC's weights, batch and random draws give SB3's SAC's gradients and parameters: the
-    switches are exactly SB3's update, so a learning gap between the two comes from those switches or from
+def test_sb3_options_reproduce_sb3_sacs_update():
+    """With SB3's three behaviours (log_prob_epsilon=1e-6, temperature_loss="log_alpha", update_order="critic_first"),
+    SoftAC's updates from SB3's SAC's weights, batch and random draws give SB3's SAC's gradients and parameters:
+    the options are exactly SB3's update, so a learning gap between the two comes from those options or from
     seeds. (Three steps: Adam's first step moves each parameter by lr * sign(gradient), blind to the rest.)"""
     from stable_baselines3 import SAC
+
+    from sb3_softac.migration import ensemble_policy_state
 
     settings = dict(learning_starts=200, buffer_size=1000, ent_coef="auto_0.5", seed=0)
     sac = SAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[32, 32]), **settings)
@@ -248,39 +251,48 @@ def test_sb3_switches_reproduce_sb3_sacs_update():
     with th.no_grad():
         sac.actor.mu.bias.fill_(3.0)  # near-saturated actions (1 - a^2 ~ 1e-2): SB3's 1e-6 in log pi shows, Q still steers
 
-    def softac_from_sb3(log_prob_epsilon: float, log_alpha_loss: bool, critic_step_first: bool) -> SoftAC:
-        model = SoftAC("MlpPolicy", "Pendulum-v1", policy_kwargs=dict(net_arch=[32, 32], log_prob_epsilon=log_prob_epsilon), **settings)
-        model.log_alpha_loss, model.critic_step_first = log_alpha_loss, critic_step_first
-        model.actor.load_state_dict(sac.actor.state_dict())
-        model.critic.load_state_dict(sb3_critic_as_ensemble(sac.critic))
-        model.critic_target.load_state_dict(sb3_critic_as_ensemble(sac.critic_target))
+    def softac_from_sb3(log_prob_epsilon: float, temperature_loss: str, update_order: str) -> SoftAC:
+        policy_kwargs = dict(net_arch=[32, 32], log_prob_epsilon=log_prob_epsilon)
+        model = SoftAC(
+            "MlpPolicy",
+            "Pendulum-v1",
+            policy_kwargs=policy_kwargs,
+            **settings,
+            temperature_loss=temperature_loss,
+            update_order=update_order,
+        )
+        model.policy.load_state_dict(ensemble_policy_state(sac.policy.state_dict()))
         with th.no_grad():
             model.log_ent_coef.copy_(sac.log_ent_coef)
         model.replay_buffer = OneBatch(data)
         model._setup_learn(1)  # the logger train() records to
         return model
 
-    sb3_switches = (1e-6, True, True)
-    one_off = [(0.0, True, True), (1e-6, False, True), (1e-6, True, False)]  # SoftAC's default for one of the three
-    models = {switches: softac_from_sb3(*switches) for switches in (sb3_switches, *one_off)}
+    sb3_options = (1e-6, "log_alpha", "critic_first")
+    one_off = [
+        (0.0, "log_alpha", "critic_first"),
+        (1e-6, "alpha", "critic_first"),
+        (1e-6, "log_alpha", "joint"),
+    ]  # SoftAC's other choice for one
+    models = {options: softac_from_sb3(*options) for options in (sb3_options, *one_off)}
     for model in (sac, *models.values()):
         th.manual_seed(5)
         model.train(gradient_steps=3, batch_size=64)
 
     def max_difference(model: SoftAC) -> float:
+        ours, theirs = model.policy.state_dict(), ensemble_policy_state(sac.policy.state_dict())
+        assert ours.keys() == theirs.keys()
         pairs = [
-            *zip(model.actor.state_dict().values(), sac.actor.state_dict().values()),
-            *zip(model.critic.state_dict().values(), sb3_critic_as_ensemble(sac.critic).values()),
-            *zip(model.critic_target.state_dict().values(), sb3_critic_as_ensemble(sac.critic_target).values()),
+            *((ours[key], theirs[key]) for key in ours),
             (model.log_ent_coef, sac.log_ent_coef),
             *((ours.grad, theirs.grad) for ours, theirs in zip(model.actor.parameters(), sac.actor.parameters())),
             (model.log_ent_coef.grad, sac.log_ent_coef.grad),
         ]
         return max((ours - theirs).abs().max().item() for ours, theirs in pairs)
 
-    assert max_difference(models[sb3_switches]) < 1e-6  # 1.2e-7 here
-    for switches in one_off:  # each switch matters, so the check can fail
-        assert max_difference(models[switches]) > 1e-5, switches  # 3e-4 or more here
+    assert max_difference(models[sb3_options]) < 1e-6  # 1.2e-7 here
+    for options in one_off:  # each option matters, so the check can fail
+        assert max_difference(models[options]) > 1e-5, options  # 3e-4 or more here
 
 
 def test_polyak_update_and_interval():
@@ -369,7 +381,11 @@ def test_log_std_stays_in_bounds_and_tanh_keeps_a_gradient(tanh_log_std):
 def test_ortho_init_gives_orthogonal_weights_and_zero_biases():
     kwargs = dict(net_arch=[32, 16], ortho_init=True)
     policy = SoftAC("MlpPolicy", "Pendulum-v1", **{**FAST, "policy_kwargs": kwargs}).policy
-    layers = [module for module in [*policy.actor.modules(), *policy.critic.modules()] if isinstance(module, (th.nn.Linear, EnsembleLinear))]
+    layers = [
+        module
+        for module in [*policy.actor.modules(), *policy.critic.modules()]
+        if isinstance(module, (th.nn.Linear, EnsembleLinear))
+    ]
     assert len(layers) == 4 + 3  # actor: 2 hidden, mu, log_std; critic: 2 hidden, output
     for layer in layers:
         for weight in layer.weight.reshape(-1, *layer.weight.shape[-2:]):  # each ensemble member on its own

@@ -14,9 +14,8 @@ from torch import nn
 
 from sb3_softac import SoftAC
 from sb3_softac.policies import ScalarSafeCombinedExtractor, SoftQEnsemble
+from tests.conftest import FAST
 from tests.envs import ContinuousDictEnv
-
-FAST = dict(learning_starts=50, buffer_size=500, batch_size=32, policy_kwargs=dict(net_arch=[16, 16]), seed=0)
 
 
 def assert_valid_predictions(model: SoftAC, obs) -> None:
@@ -98,7 +97,9 @@ def test_image_env_feature_sharing(share_features_extractor):
     learn_and_check(model, 120)
 
 
-@pytest.mark.parametrize("env_kwargs", [dict(scalar_entry=False), dict(scalar_entry=True), dict(scalar_entry=True, image_entry=True)])
+@pytest.mark.parametrize(
+    "env_kwargs", [dict(scalar_entry=False), dict(scalar_entry=True), dict(scalar_entry=True, image_entry=True)]
+)
 def test_dict_env(env_kwargs):
     env = make_vec_env(lambda: ContinuousDictEnv(**env_kwargs), n_envs=2, seed=0)
     model = learn_and_check(SoftAC("MultiInputPolicy", env, **FAST))
@@ -158,7 +159,9 @@ def test_off_policy_options(kwargs):
     ],
 )
 def test_policy_kwargs(policy_kwargs):
-    model = SoftAC("MlpPolicy", "Pendulum-v1", use_sde=policy_kwargs.get("use_sde", False), **{**FAST, "policy_kwargs": policy_kwargs})
+    model = SoftAC(
+        "MlpPolicy", "Pendulum-v1", use_sde=policy_kwargs.get("use_sde", False), **{**FAST, "policy_kwargs": policy_kwargs}
+    )
     assert isinstance(model.critic, SoftQEnsemble)
     assert len(model.critic(th.zeros(3, 3), th.zeros(3, 1))) == policy_kwargs.get("n_critics", 2)
     assert isinstance(model.actor.optimizer, policy_kwargs.get("optimizer_class", th.optim.Adam))

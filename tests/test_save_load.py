@@ -10,9 +10,8 @@ from stable_baselines3.common.logger import Logger
 from torch import nn
 
 from sb3_softac import SoftAC
+from tests.conftest import FAST
 from tests.envs import ContinuousDictEnv
-
-FAST = dict(learning_starts=50, buffer_size=1000, batch_size=32, policy_kwargs=dict(net_arch=[16, 16]), seed=0)
 
 
 def tensors_of(state) -> list[th.Tensor]:
@@ -89,6 +88,36 @@ def test_save_load_is_exact(tmp_path, kwargs):
     assert np.array_equal(stochastic, loaded.predict(obs, deterministic=False)[0])
 
 
+def test_options_are_saved_and_restored(tmp_path):
+    """SoftAC's options are instance attributes from the constructor: saved in the zip, restored by load, and in force."""
+    options = dict(
+        temperature_loss="alpha",
+        update_order="critic_first",
+        bf16_matmuls=True,
+        compile_update=False,
+        cuda_graphs=False,
+        check_finite=False,
+    )
+    model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST, **options)
+    model.learn(100)
+    model.save(tmp_path / "model")
+    model.save_replay_buffer(tmp_path / "buffer")
+    loaded = SoftAC.load(tmp_path / "model", env=make_vec_env("Pendulum-v1"))
+    loaded.load_replay_buffer(tmp_path / "buffer")
+    assert {name: getattr(loaded, name) for name in options} == options
+    assert "_step" not in loaded.__dict__ or loaded._step_config is None, "the compiled step is rebuilt, not unpickled"
+    loaded.set_logger(Logger(folder=None, output_formats=[]))
+    for m in (model, loaded):
+        th.manual_seed(7)
+        np.random.seed(7)
+        m.train(gradient_steps=2, batch_size=32)
+    assert_same_tensors(full_state(model), full_state(loaded))
+    defaults = SoftAC.load(tmp_path / "model", update_order="joint")
+    assert defaults.update_order == "joint" and defaults.temperature_loss == "alpha", (
+        "load(**kwargs) changes only what it names"
+    )
+
+
 def test_resumed_training_is_identical(tmp_path):
     """Saved model + replay buffer, reloaded, take exactly the same gradient steps as the original."""
     model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
@@ -149,8 +178,6 @@ def test_learn_continues_without_reset(tmp_path):
     assert loaded.num_timesteps == 100
 
 
-
-
 def test_train_eval_mode_switching():
     from stable_baselines3.common.torch_layers import FlattenExtractor
 
@@ -162,7 +189,9 @@ def test_train_eval_mode_switching():
         def forward(self, observations):
             return self.dropout(super().forward(observations))
 
-    model = SoftAC("MlpPolicy", "Pendulum-v1", **{**FAST, "policy_kwargs": dict(net_arch=[16], features_extractor_class=FlattenDropout)})
+    model = SoftAC(
+        "MlpPolicy", "Pendulum-v1", **{**FAST, "policy_kwargs": dict(net_arch=[16], features_extractor_class=FlattenDropout)}
+    )
     assert not model.critic_target.training
     model.learn(60)
     # predict() switches to eval mode: dropout is off, so deterministic actions repeat exactly.

@@ -15,23 +15,50 @@ from stable_baselines3.common.vec_env import VecNormalize
 from stable_baselines3.sac.policies import SACPolicy
 
 from sb3_softac import SoftAC, SoftACPolicy
-
-FAST = dict(learning_starts=50, buffer_size=1000, batch_size=32, policy_kwargs=dict(net_arch=[16, 16]), seed=0)
+from tests.conftest import FAST
 
 
 def parameters(function) -> list[tuple[str, object]]:
     return [(p.name, p.default) for p in inspect.signature(function).parameters.values()]
 
 
-def test_constructor_matches_sb3_sac():
-    assert parameters(SoftAC.__init__) == parameters(SAC.__init__)
+SOFTAC_OPTIONS = [
+    ("temperature_loss", "log_alpha"),
+    ("update_order", "joint"),
+    ("bf16_matmuls", False),
+    ("compile_update", False),
+    ("cuda_graphs", True),
+    ("check_finite", True),
+]
+
+
+def test_constructor_is_sb3_sacs_then_keyword_only_options():
+    """SB3's parameters with SB3's names, order and defaults; then only SoftAC's options, keyword-only."""
+    ours, theirs = parameters(SoftAC.__init__), parameters(SAC.__init__)
+    assert ours[: len(theirs)] == theirs
+    assert ours[len(theirs) :] == SOFTAC_OPTIONS
+    kinds = {p.name: p.kind for p in inspect.signature(SoftAC.__init__).parameters.values()}
+    assert all(kinds[name] is inspect.Parameter.KEYWORD_ONLY for name, _ in SOFTAC_OPTIONS)
+    for name, _ in SOFTAC_OPTIONS:
+        assert f":param {name}:" in SoftAC.__doc__, f"{name} is not documented in the class docstring"
+
+
+def test_no_behaviour_switches_as_class_attributes():
+    """Every option is an instance attribute set by the constructor, so it is saved with the model."""
+    for name, _ in SOFTAC_OPTIONS:
+        assert name not in vars(SoftAC), name
 
 
 def test_policy_constructor_matches_sb3_sac_policy():
     """SB3's parameters with SB3's order and defaults, then only SoftAC's opt-in actor options (README)."""
     ours, theirs = parameters(SoftACPolicy.__init__), parameters(SACPolicy.__init__)
     assert ours[: len(theirs)] == theirs
-    assert ours[len(theirs) :] == [("log_std_bounds", (-20.0, 2.0)), ("tanh_log_std", False), ("log_prob_epsilon", 0.0), ("ortho_init", False)]
+    assert ours[len(theirs) :] == [
+        ("log_std_bounds", (-20.0, 2.0)),
+        ("tanh_log_std", False),
+        ("log_prob_epsilon", 0.0),
+        ("ortho_init", False),
+    ]
 
 
 def test_learn_signature_matches_except_log_name():
@@ -90,7 +117,9 @@ def test_logger_keys(tmp_path, ent_coef):
 
 def test_callbacks_and_checkpoints(tmp_path):
     eval_env = make_vec_env("Pendulum-v1", seed=1)
-    eval_callback = EvalCallback(eval_env, eval_freq=100, n_eval_episodes=1, log_path=str(tmp_path), best_model_save_path=str(tmp_path))
+    eval_callback = EvalCallback(
+        eval_env, eval_freq=100, n_eval_episodes=1, log_path=str(tmp_path), best_model_save_path=str(tmp_path)
+    )
     checkpoint = CheckpointCallback(save_freq=150, save_path=str(tmp_path), name_prefix="softac", save_replay_buffer=True)
     model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
     model.learn(300, callback=[eval_callback, checkpoint])

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 import yaml
 
-from sb3_softac.tracking import configure_wandb_mode, has_wandb_credentials
-from sb3_softac.zoo import default_config_path, with_sweep_params
+from sb3_softac.integrations.wandb_tracking import configure_wandb_mode, has_wandb_credentials
+from sb3_softac.integrations.zoo.cli import default_config_path, with_sweep_params
 from tests.wandb_records import read_run
+
+pytestmark = pytest.mark.slow  # subprocesses and learning runs: left out of the quick loop
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEPS = sorted((default_config_path().parent / "sweeps").glob("*.yaml"))
@@ -33,7 +35,7 @@ def test_tracked_zoo_run_is_offline_and_complete(tmp_path):
     command = [
         sys.executable, str(REPO / "train.py"), "--algo", "softac", "--env", "Pendulum-v1", "-n", "600", "-f", "logs",
         "--seed", "0", "--log-interval", "1", "--track", "--wandb-project-name", "softac-test",
-        "-params", "learning_starts:100", "learning_rate:0.002", "batch_size:64",
+        "-params", "learning_starts:100", "learning_rate:0.002", "batch_size:64", "update_order:'critic_first'",
     ]  # fmt: skip
     result = subprocess.run(command, cwd=tmp_path, env=no_account_env(tmp_path), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -43,9 +45,19 @@ def test_tracked_zoo_run_is_offline_and_complete(tmp_path):
     hyperparams = run["config"]["hyperparams"]
     assert hyperparams["learning_rate"] == 0.002 and hyperparams["batch_size"] == 64 and hyperparams["algo"] == "SoftAC"
     assert hyperparams["ent_coef"] == "auto" and hyperparams["target_entropy"] == -1.0
+    # SoftAC's own options are constructor arguments too: set from -params, recorded in the run's config
+    assert hyperparams["update_order"] == "critic_first" and hyperparams["temperature_loss"] == "log_alpha"
+    assert hyperparams["check_finite"] is True and hyperparams["bf16_matmuls"] is False
     assert run["config"]["env"] == "Pendulum-v1"
     logged = {key for row in run["history"] for key in row}
-    assert {"train/actor_loss", "train/critic_loss", "train/ent_coef", "train/entropy", "train/target_entropy", "train/q_mean"} <= logged
+    assert {
+        "train/actor_loss",
+        "train/critic_loss",
+        "train/ent_coef",
+        "train/entropy",
+        "train/target_entropy",
+        "train/q_mean",
+    } <= logged
     assert {"rollout/ep_rew_mean", "final/mean_reward"} <= logged
     steps = [row["global_step"] for row in run["history"] if "train/actor_loss" in row]
     assert steps == sorted(steps) and steps[-1] == 600
@@ -56,7 +68,7 @@ def test_tracked_zoo_run_is_offline_and_complete(tmp_path):
 
 def test_library_callback_logs_video_for_dmc(tmp_path, monkeypatch):
     from sb3_softac import SoftAC
-    from sb3_softac.tracking import WandbTracking, init_wandb
+    from sb3_softac.integrations.wandb_tracking import WandbTracking, init_wandb
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
@@ -89,10 +101,38 @@ def test_offline_only_without_credentials(monkeypatch, tmp_path, capsys):
 
 
 def test_sweep_arguments_become_zoo_params():
-    argv = ["--algo", "softac", "--env", "X", "--learning_rate=0.001", "--ent_coef=auto_0.1", "--policy_kwargs=dict(net_arch=[64])"]
-    assert with_sweep_params(argv) == ["--algo", "softac", "--env", "X", "-params", "learning_rate:0.001", "ent_coef:'auto_0.1'", "policy_kwargs:dict(net_arch=[64])"]
+    argv = [
+        "--algo",
+        "softac",
+        "--env",
+        "X",
+        "--learning_rate=0.001",
+        "--ent_coef=auto_0.1",
+        "--policy_kwargs=dict(net_arch=[64])",
+    ]
+    assert with_sweep_params(argv) == [
+        "--algo",
+        "softac",
+        "--env",
+        "X",
+        "-params",
+        "learning_rate:0.001",
+        "ent_coef:'auto_0.1'",
+        "policy_kwargs:dict(net_arch=[64])",
+    ]
     # Joined to an existing -params list (rl_zoo3 keeps only the last -params flag); zoo flags stay as they are.
-    assert with_sweep_params(["-params", "tau:0.01", "--seed=3", "--batch_size=64"]) == ["-params", "batch_size:64", "tau:0.01", "--seed=3"]
+    assert with_sweep_params(["-params", "tau:0.01", "--seed=3", "--batch_size=64"]) == [
+        "-params",
+        "batch_size:64",
+        "tau:0.01",
+        "--seed=3",
+    ]
+    # SoftAC's options (keyword-only constructor arguments) are sweepable like SB3's
+    assert with_sweep_params(["--temperature_loss=alpha", "--check_finite=False"]) == [
+        "-params",
+        "temperature_loss:'alpha'",
+        "check_finite:False",
+    ]
 
 
 @pytest.mark.parametrize("sweep_file", SWEEPS, ids=[path.stem for path in SWEEPS])
@@ -126,7 +166,9 @@ def test_simulated_agent_run_carries_sampled_values(tmp_path):
     config = yaml.safe_load(sweep_file.read_text())
     sampled = sweeps.next_run(config, [], validate=True).config
     command = agent_command(config, sampled)
-    assert command[:3] == ["/usr/bin/env", "python", "train.py"] and command[-len(sampled) :] == [f"--{k}={v['value']}" for k, v in sampled.items()]
+    assert command[:3] == ["/usr/bin/env", "python", "train.py"] and command[-len(sampled) :] == [
+        f"--{k}={v['value']}" for k, v in sampled.items()
+    ]
 
     (tmp_path / "train.py").symlink_to(REPO / "train.py")  # the agent runs from the repo root; `program` is relative
     result = subprocess.run(command, cwd=tmp_path, env=no_account_env(tmp_path), capture_output=True, text=True, timeout=900)

@@ -1,6 +1,7 @@
 """RL-Zoo entry points run as subprocesses with tiny budgets, and every softac.yml entry builds."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,14 +12,21 @@ import yaml
 
 import sb3_softac  # noqa: F401  (registers the DMC ids)
 from sb3_softac import SoftAC
-from sb3_softac.zoo import InferenceSoftAC, default_config_path, register_with_zoo, with_default_config
+from sb3_softac.integrations.zoo import InferenceSoftAC, register_with_zoo
+from sb3_softac.integrations.zoo.cli import default_config_path, with_default_config
+
+pytestmark = pytest.mark.slow  # subprocesses and learning runs: left out of the quick loop
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["-params", "learning_starts:100", "batch_size:32", "buffer_size:2000", "policy_kwargs:dict(net_arch=[32])"]
 
 
 def run(module_or_script: str, *args: str, timeout: int = 600) -> str:
-    command = [sys.executable, *(["-m", module_or_script] if not module_or_script.endswith(".py") else [module_or_script]), *args]
+    command = [
+        sys.executable,
+        *(["-m", module_or_script] if not module_or_script.endswith(".py") else [module_or_script]),
+        *args,
+    ]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -30,7 +38,20 @@ def trained(tmp_path_factory) -> Path:
     """Pendulum-v1 through `python -m sb3_softac.train`, DMC through the repo-root train.py shim."""
     folder = tmp_path_factory.mktemp("logs")
     run("sb3_softac.train", "--algo", "softac", "--env", "Pendulum-v1", "-n", "300", "-f", str(folder), "--seed", "0", *TINY)
-    run("train.py", "--algo", "softac", "--env", "dmc-cartpole-balance-v0", "-n", "300", "-f", str(folder), "--seed", "0", *TINY)
+    run(
+        "train.py",
+        "--algo",
+        "softac",
+        "--env",
+        "dmc-cartpole-balance-v0",
+        "-n",
+        "300",
+        "-f",
+        str(folder),
+        "--seed",
+        "0",
+        *TINY,
+    )
     return folder
 
 
@@ -58,12 +79,26 @@ def test_enjoy_reports_reward(trained):
 
 
 def test_enjoy_shim_on_dmc(trained):
-    out = run("enjoy.py", "--algo", "softac", "--env", "dmc-cartpole-balance-v0", "-f", str(trained), "--no-render", "-n", "1001")
+    out = run(
+        "enjoy.py", "--algo", "softac", "--env", "dmc-cartpole-balance-v0", "-f", str(trained), "--no-render", "-n", "1001"
+    )
     assert "Episode Reward:" in out
 
 
 def test_record_video_for_dmc(trained, tmp_path):
-    run("sb3_softac.record_video", "--algo", "softac", "--env", "dmc-cartpole-balance-v0", "-f", str(trained), "-n", "40", "-o", str(tmp_path))
+    run(
+        "sb3_softac.record_video",
+        "--algo",
+        "softac",
+        "--env",
+        "dmc-cartpole-balance-v0",
+        "-f",
+        str(trained),
+        "-n",
+        "40",
+        "-o",
+        str(tmp_path),
+    )
     videos = list(tmp_path.rglob("*.mp4"))
     assert videos and videos[0].stat().st_size > 1000
 
@@ -92,7 +127,7 @@ def test_optuna_two_trials(tmp_path):
 def test_sampler_and_converter_agree():
     import optuna
 
-    from sb3_softac.zoo import convert_softac_params, sample_softac_params
+    from sb3_softac.integrations.zoo.search_space import convert_softac_params, sample_softac_params
 
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     sampled = sample_softac_params(trial, n_actions=6, n_envs=1, additional_args={"using_her_replay_buffer": False})
@@ -115,7 +150,20 @@ def test_config_has_required_entries():
     from dm_control import suite
 
     required = {"default", "Pendulum-v1", "MountainCarContinuous-v0", "LunarLanderContinuous-v3", "BipedalWalker-v3"}
-    required |= {f"{task}-v5" for task in ("HalfCheetah", "Hopper", "Walker2d", "Ant", "Humanoid", "Swimmer", "Reacher", "InvertedPendulum", "InvertedDoublePendulum")}
+    required |= {
+        f"{task}-v5"
+        for task in (
+            "HalfCheetah",
+            "Hopper",
+            "Walker2d",
+            "Ant",
+            "Humanoid",
+            "Swimmer",
+            "Reacher",
+            "InvertedPendulum",
+            "InvertedDoublePendulum",
+        )
+    }
     required |= {f"dmc-{domain}-{task}-v0" for domain, task in suite.BENCHMARKING}
     assert required <= set(CONFIG)
 
@@ -150,7 +198,7 @@ def test_wheel_ships_the_default_config(tmp_path):
     assert zipfile.ZipFile(wheel).read("sb3_softac/zoo_configs/softac.yml").decode() == default_config_path().read_text()
 
 
-# Where a zoo config departs from the study's settings, each from a check in README "Learning quality":
+# Where a zoo config departs from the study's settings, each from a check in benchmarks/results/*/README.md:
 # finger-spin and walker-walk run at action repeat 1 (benchmarks/results/action_repeat/, `learning.py
 # --action-repeat 1`); cheetah-run runs at action repeat 2 with SB3's log-prob form
 # (benchmarks/results/action_repeat/, the softac-sb3-log-prob learner).
@@ -164,11 +212,8 @@ ZOO_CHANGES = {
 def test_dmc_study_entries_are_the_learning_study_settings():
     """The validated DMC entries are exactly what benchmarks/learning.py ran (its HYPERPARAMS and action
     repeats, with the changes of ZOO_CHANGES)."""
-    import importlib.util
+    from benchmarks import learning
 
-    spec = importlib.util.spec_from_file_location("learning", Path(__file__).resolve().parent.parent / "benchmarks" / "learning.py")
-    learning = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(learning)
     for name in ("cartpole-swingup", "reacher-easy", "cheetah-run", "finger-spin", "walker-walk"):
         task = learning.TASKS[name]
         changes = dict(ZOO_CHANGES.get(name, {}))
@@ -179,4 +224,35 @@ def test_dmc_study_entries_are_the_learning_study_settings():
         assert entry.pop("policy") == "MlpPolicy"
         assert entry == {**learning.HYPERPARAMS, **dict(task.hyperparams), **changes}, name
     policy_kwargs = eval(CONFIG["dmc-cheetah-run-v0"]["policy_kwargs"])  # RL-Zoo evaluates this string the same way
-    assert policy_kwargs == learning.SOFTAC_VARIANTS["softac-sb3-log-prob"]
+    assert policy_kwargs == learning.SOFTAC_LEARNERS["softac-sb3-log-prob"][1]
+
+
+def test_softac_options_from_yaml_and_params(tmp_path):
+    """SoftAC's options are constructor arguments: a zoo yaml entry and -params set them, the saved model keeps them."""
+    conf = tmp_path / "softac.yml"
+    conf.write_text(
+        "Pendulum-v1:\n  n_timesteps: 200\n  policy: 'MlpPolicy'\n  learning_starts: 100\n"
+        "  batch_size: 32\n  buffer_size: 1000\n"
+        "  policy_kwargs: 'dict(net_arch=[16])'\n  temperature_loss: 'alpha'\n"
+    )
+    run("sb3_softac.train", "--algo", "softac", "--env", "Pendulum-v1", "-conf", str(conf), "-f", str(tmp_path), "--seed", "0",
+        "-params", "update_order:'critic_first'")  # fmt: skip
+    model = SoftAC.load(tmp_path / "softac" / "Pendulum-v1_1" / "Pendulum-v1.zip")
+    assert (model.temperature_loss, model.update_order) == ("alpha", "critic_first")
+    config = dict(yaml.unsafe_load((tmp_path / "softac" / "Pendulum-v1_1" / "Pendulum-v1" / "config.yml").read_text()))
+    assert config["temperature_loss"] == "alpha" and config["update_order"] == "critic_first"
+
+
+def test_missing_rl_zoo3_method_names_the_version():
+    from importlib.metadata import version
+
+    from sb3_softac.integrations.zoo.adapters import TESTED_RL_ZOO3, UnsupportedRLZooError, check_rl_zoo3
+
+    class OldExperimentManager:
+        def learn(self) -> None: ...
+
+    with pytest.raises(
+        UnsupportedRLZooError, match=re.escape(f"rl_zoo3 {version('rl_zoo3')} has no ExperimentManager._load")
+    ) as error:
+        check_rl_zoo3(OldExperimentManager)
+    assert isinstance(error.value, ImportError) and TESTED_RL_ZOO3 in str(error.value)

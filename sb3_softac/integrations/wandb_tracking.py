@@ -2,12 +2,12 @@
 
 Library use::
 
-    from sb3_softac.tracking import WandbTracking, init_wandb
+    from sb3_softac.integrations.wandb_tracking import WandbTracking, init_wandb
     run = init_wandb(project="softac", config={"env": "Pendulum-v1"})
     model.learn(20_000, callback=WandbTracking())
     run.finish()
 
-The RL-Zoo entry point's ``--track`` does the same (see ``sb3_softac.zoo``). No algorithm logic here.
+The RL-Zoo entry point's ``--track`` does the same (see ``sb3_softac.integrations.zoo``). No algorithm logic here.
 """
 
 import inspect
@@ -89,7 +89,9 @@ def hyperparameters_of(model: Any) -> dict[str, Any]:
     :param model: An SB3 algorithm.
     :return: Its constructor hyperparameters (W&B-friendly: schedules and classes as strings).
     """
-    names = [name for name in inspect.signature(type(model).__init__).parameters if name not in ("self", "env", "_init_setup_model")]
+    names = [
+        name for name in inspect.signature(type(model).__init__).parameters if name not in ("self", "env", "_init_setup_model")
+    ]
     values = {name: getattr(model, name) for name in names if hasattr(model, name)}
     values["policy"] = type(model.policy).__name__
     values["algo"] = type(model).__name__
@@ -128,7 +130,9 @@ class WandbTracking(BaseCallback):
         import wandb
 
         if wandb.run is None:
-            raise RuntimeError("WandbTracking needs an active W&B run: call sb3_softac.tracking.init_wandb(...) first.")
+            raise RuntimeError(
+                "WandbTracking needs an active W&B run: call sb3_softac.integrations.wandb_tracking.init_wandb(...) first."
+            )
         wandb.config.update({"hyperparams": hyperparameters_of(self.model)}, allow_val_change=True)
         if not any(isinstance(output, WandbOutputFormat) for output in self.model.logger.output_formats):
             self.model.logger.output_formats.append(WandbOutputFormat())
@@ -139,14 +143,19 @@ class WandbTracking(BaseCallback):
     def _on_training_end(self) -> None:
         import wandb
 
+        run = wandb.run
+        if run is None:  # the run was finished during training: nothing left to write to
+            return
         if self.eval_episodes > 0:
-            mean_reward, std_reward = evaluate_policy(self.model, self.training_env, n_eval_episodes=self.eval_episodes, deterministic=True)
+            mean_reward, std_reward = evaluate_policy(
+                self.model, self.training_env, n_eval_episodes=self.eval_episodes, deterministic=True
+            )
             wandb.log({"final/mean_reward": mean_reward, "final/std_reward": std_reward, "global_step": self.num_timesteps})
-            wandb.run.summary["final/mean_reward"] = mean_reward
+            run.summary["final/mean_reward"] = mean_reward
         if self.save_model:
-            path = Path(wandb.run.dir) / "model.zip"
+            path = Path(run.dir) / "model.zip"
             self.model.save(path)
-            wandb.save(str(path), base_path=wandb.run.dir, policy="now")
+            wandb.save(str(path), base_path=run.dir, policy="now")
         if self.video_length > 0:
             frames = self._record_episode()
             if frames is not None:
@@ -174,5 +183,4 @@ class WandbTracking(BaseCallback):
             if terminated or truncated:
                 break
         env.close()
-        return np.stack(frames).transpose(0, 3, 1, 2)  # (time, channel, height, width) as wandb.Video expects
-
+        return np.stack(frames).transpose(0, 3, 1, 2)  # type: ignore[arg-type]  # (time, channel, height, width) as wandb.Video expects

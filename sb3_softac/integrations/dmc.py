@@ -4,7 +4,8 @@
 flat float32 ``Box`` (or uint8 channel-first pixels), actions a float32 ``Box`` in [-1, 1], rewards
 floats, and episodes end only by time limit (``truncated=True``), with optional action repeat and
 frame stacking. Every task of ``dm_control.suite.ALL_TASKS`` is registered with Gymnasium when
-``sb3_softac`` is imported (registration needs no dm_control; building an env does):
+``sb3_softac`` is imported (registration needs no dm_control; building an env does, and sets
+``MUJOCO_GL=egl`` first when no display is configured):
 
 - ``dmc-<domain>-<task>-v0``: state observations, e.g. ``dmc-cheetah-run-v0``, ``dmc-ball_in_cup-catch-v0``;
 - ``dmc-<domain>-<task>-pixels-v0``: 84x84 RGB pixel observations, e.g. ``dmc-cheetah-run-pixels-v0``.
@@ -20,6 +21,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from sb3_softac.validation import check_int
 
 # Every task of dm_control.suite.ALL_TASKS (dm_control 1.0.50); tests/test_dmc.py checks it against the installed suite.
 DMC_TASKS: tuple[tuple[str, str], ...] = (
@@ -48,10 +51,6 @@ def configure_headless_rendering() -> None:
     """
     if "MUJOCO_GL" not in os.environ and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
         os.environ["MUJOCO_GL"] = "egl"
-
-
-# At import, so that it also holds when the user imports dm_control after sb3_softac.
-configure_headless_rendering()
 
 
 def default_camera(domain: str) -> int:
@@ -178,12 +177,12 @@ def make_dmc_env(
         Dict flattened in alphabetical key order (0-d entries as one value).
     """
     domain, task_name = parse_task(task)
-    for name, value, minimum in (("action_repeat", action_repeat, 1), ("frame_stack", frame_stack, 1), ("image_size", image_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{name}={value!r} is invalid: it must be an integer >= {minimum}.")
+    for name, value in (("action_repeat", action_repeat), ("frame_stack", frame_stack), ("image_size", image_size)):
+        check_int(name, value, "an integer >= 1")
     if render_mode not in (None, "rgb_array"):
         raise ValueError(f"render_mode={render_mode!r} is not supported: use None or 'rgb_array'.")
 
+    configure_headless_rendering()  # before dm_control's first import: it picks its OpenGL backend then
     try:
         from dm_control import suite
         from shimmy.dm_control_compatibility import DmControlCompatibilityV0
@@ -234,7 +233,7 @@ def register_dmc_envs() -> None:
             if env_id not in gym.registry:
                 gym.register(
                     env_id,
-                    entry_point="sb3_softac.dmc:make_dmc_env",
+                    entry_point="sb3_softac.integrations.dmc:make_dmc_env",
                     kwargs=dict(task=f"{domain}-{task}", from_pixels=from_pixels),
                     disable_env_checker=True,
                 )
