@@ -51,9 +51,7 @@ def ensemble_policy_state(policy_state: dict[str, th.Tensor]) -> dict[str, th.Te
         if name not in members:
             members[name] = []
             converted[name] = value  # placeholder: keeps SB3's key order
-        members[name].append(
-            (int(match["member"]), value.transpose(0, 1) if match["kind"] == "weight" else value.reshape(1, -1))
-        )
+        members[name].append((int(match["member"]), _member_layout(value, name)))
     for name, tensors in members.items():
         converted[name] = th.stack([tensor for _, tensor in sorted(tensors, key=lambda item: item[0])])
     return converted
@@ -114,9 +112,12 @@ def _stack_members(values: list[Any], name: str) -> Any:
     first = values[0]
     if not isinstance(first, th.Tensor) or first.dim() == 0:
         return first
-    if name.endswith("weight"):
-        return th.stack([value.transpose(0, 1) for value in values])
-    return th.stack([value.reshape(1, -1) for value in values])
+    return th.stack([_member_layout(value, name) for value in values])
+
+
+def _member_layout(tensor: th.Tensor, name: str) -> th.Tensor:
+    """One SB3 critic's weight (out, in) as an ensemble member's (in, out), its bias (out,) as (1, out)."""
+    return tensor.transpose(0, 1) if name.endswith("weight") else tensor.reshape(1, -1)
 
 
 def softac_parameters(params: dict[str, Any], model: Any) -> dict[str, Any]:
