@@ -9,11 +9,15 @@
     python benchmarks/throughput.py --device cuda --compile on     # ... and torch.compile-d (compile_update=True)
     python benchmarks/throughput.py --device cuda --compile both   # both SoftAC variants against SB3, in one run
     python benchmarks/throughput.py --device cuda --threads 1 --env dmc-cheetah-run-v0 --repeats 5
+    # The SAC-family presets (sb3_softac.PRESETS) at their papers' settings, per environment step:
+    python benchmarks/throughput.py --presets droq crossq sr_sac --steps 100 --warmup 50
 
 Setup as in the speed issue: batch 256, [256, 256] networks, 2 critics, 1 gradient step per env step.
 Repeats are interleaved (SoftAC, SAC, [SBX], SoftAC, SAC, ...) so machine noise hits all alike.
 Reports the steady-state rate after learning_starts: median and min-max over the repeats; the last
-line is the ratio of medians SoftAC / SB3 SAC.
+lines are the ratios of medians SoftAC / SB3 SAC and, with --presets, each preset / SoftAC's default.
+A preset keeps its own gradient_steps (DroQ 20, SR-SAC 32 per environment step), widths and options;
+its policy_kwargs are merged over the common [256, 256] networks.
 """
 
 import argparse
@@ -24,7 +28,7 @@ from collections.abc import Callable
 import torch as th
 
 import sb3_softac  # noqa: F401  (registers the dmc-* ids)
-from sb3_softac import SoftAC
+from sb3_softac import PRESETS, SoftAC
 
 LEARNING_STARTS = 1000
 COMMON = dict(batch_size=256, learning_starts=LEARNING_STARTS, buffer_size=100_000, train_freq=1, gradient_steps=1, seed=0)
@@ -55,22 +59,38 @@ def softac_maker(compiled: bool, update_order: str) -> Callable:
     return make_softac
 
 
-def softac_implementations(compile_choice: str, update_order: str, variant: str) -> dict[str, Callable]:
+def preset_maker(name: str) -> Callable:
+    def make_preset(env: str, device: str, options: argparse.Namespace) -> SoftAC:
+        preset = PRESETS[name]
+        policy_kwargs = {**POLICY_KWARGS, **preset.pop("policy_kwargs", {})}
+        settings = {**COMMON, **preset, "policy_kwargs": policy_kwargs}
+        return SoftAC("MlpPolicy", env, device=device, bf16_matmuls=options.bf16, **settings)
+
+    return make_preset
+
+
+def softac_implementations(
+    compile_choice: str, update_order: str, variant: str, presets: tuple[str, ...] = ()
+) -> dict[str, Callable]:
     """
     The SoftAC learners to time, by name.
 
     :param compile_choice: ``off``, ``on`` or ``both`` (``--compile``).
     :param update_order: ``one-backward``, ``critic-first`` or ``both`` (``--update-order``).
     :param variant: Suffix naming the options every SoftAC learner shares (e.g. `` bf16``).
-    :return: One model maker per combination, in the order they are timed.
+    :param presets: Names in ``sb3_softac.PRESETS`` to time too (``--presets``).
+    :return: One model maker per combination, then one per preset, in the order they are timed.
     """
-    return {
+    implementations = {
         "SoftAC" + " compiled" * compiled + " critic-first" * (order == "critic_first") + variant: softac_maker(
             compiled, order
         )
         for compiled in COMPILE_CHOICES[compile_choice]
         for order in UPDATE_ORDERS[update_order]
     }
+    for name in presets:
+        implementations[f"SoftAC preset {name}{variant}"] = preset_maker(name)
+    return implementations
 
 
 def make_sb3(env: str, device: str, options: argparse.Namespace):
@@ -88,7 +108,7 @@ def make_sbx(env: str, device: str, options: argparse.Namespace):
 def env_steps_per_second(make: Callable, env: str, device: str, options: argparse.Namespace, steps: int) -> float:
     """Steady-state env-steps/s of learn(), after learning_starts and a short warm-up."""
     model = make(env, device, options)
-    model.learn(LEARNING_STARTS + 200)
+    model.learn(LEARNING_STARTS + options.warmup)
     start = time.perf_counter()
     model.learn(steps, reset_num_timesteps=False)
     return steps / (time.perf_counter() - start)
@@ -132,12 +152,14 @@ def main() -> None:
         help="SoftAC's update order: one backward for all losses (default), or SB3's (critics stepped first)",
     )
     parser.add_argument("--no-cuda-graphs", action="store_true", help="SoftAC without its CUDA-graph replay (CUDA only)")
+    parser.add_argument("--presets", nargs="*", default=[], choices=list(PRESETS), help="also time these SoftAC presets")
+    parser.add_argument("--warmup", type=int, default=200, help="training steps before timing, env-steps mode (default: 200)")
     args = parser.parse_args()
     if args.threads is not None:
         th.set_num_threads(args.threads)
 
     variant = "".join(f" {name}" for name, on in [("bf16", args.bf16), ("no-graphs", args.no_cuda_graphs)] if on)
-    implementations = softac_implementations(args.compile, args.update_order, variant)
+    implementations = softac_implementations(args.compile, args.update_order, variant, tuple(args.presets))
     implementations["SB3 SAC"] = make_sb3
     try:
         import sbx  # noqa: F401
@@ -163,6 +185,9 @@ def main() -> None:
         print(f"{name:26s} median {medians[name]:8.1f} {unit} (min {min(values):.1f}, max {max(values):.1f})")
     for softac in [name for name in medians if name.startswith("SoftAC")]:
         print(f"ratio {softac} / SB3 SAC: {medians[softac] / medians['SB3 SAC']:.2f}x")
+    default = next(iter(medians))
+    for preset in [name for name in medians if name.startswith("SoftAC preset")]:
+        print(f"ratio {preset} / {default}: {medians[preset] / medians[default]:.3f}x")
 
 
 if __name__ == "__main__":

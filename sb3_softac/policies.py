@@ -5,6 +5,7 @@ The sampling math (reparameterisation and the tanh change of variables) lives in
 Stable-Baselines3's building blocks (features extractors, ``create_mlp``, ``BasePolicy``).
 """
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -29,7 +30,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from sb3_softac.buffers import scalar_keys
-from sb3_softac.validation import SoftACValueError, TypeValueError, check_int, check_real
+from sb3_softac.layers import BatchRenorm, EnsembleLayerNorm
+from sb3_softac.validation import SoftACValueError, TypeValueError, check_flag, check_int, check_real
 
 # Bounds on the actor's log standard deviation (Haarnoja et al. 2018, as in SB3's SAC).
 LOG_STD_MIN = -20.0
@@ -80,6 +82,36 @@ def check_log_prob_epsilon(log_prob_epsilon: Any) -> float:
     """
     accepted = "a finite number >= 0 (0, the default: the exact tanh correction; 1e-6: SB3's SAC's log(1 - tanh(u)^2 + 1e-6))"
     return check_real("log_prob_epsilon", log_prob_epsilon, accepted, low=0.0)
+
+
+def check_critic_options(layer_norm: Any, dropout_rate: Any, batch_renorm: Any, momentum: Any, warmup: Any) -> None:
+    """
+    Validate the SAC-family network options of :class:`SoftACPolicy` (see its docstring).
+
+    :param layer_norm: ``True`` or ``False``.
+    :param dropout_rate: A number in [0, 1).
+    :param batch_renorm: ``True`` or ``False``.
+    :param momentum: ``batch_renorm_momentum``, a number in (0, 1].
+    :param warmup: ``batch_renorm_warmup``, an integer >= 0.
+    """
+    check_flag("layer_norm", layer_norm)
+    check_real(
+        "dropout_rate",
+        dropout_rate,
+        "a number in [0, 1): the critics' dropout probability (0: no dropout; DroQ uses 0.01)",
+        low=0.0,
+        high=math.nextafter(1.0, 0.0),
+    )
+    check_flag("batch_renorm", batch_renorm)
+    check_real(
+        "batch_renorm_momentum",
+        momentum,
+        "a number in (0, 1]: the new batch's weight in the running statistics (CrossQ: 0.01, its flax momentum 0.99)",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    )
+    check_int("batch_renorm_warmup", warmup, "an integer >= 0: training passes of plain batch normalisation", low=0)
 
 
 def orthogonal_init(module: nn.Module) -> None:
@@ -160,6 +192,10 @@ class SquashedGaussianActor(BasePolicy):
     :param log_prob_epsilon: ``0``: the exact tanh correction :func:`tanh_log_det_jacobian`. ``> 0``: SB3's
         ``sum_i log(1 - tanh(u_i)^2 + epsilon)`` (SB3's SAC: 1e-6), which caps each dimension's correction
         at ``log(epsilon)`` and so underestimates ``log pi`` for saturated actions.
+    :param batch_renorm: Batch Renormalization (:class:`~sb3_softac.layers.BatchRenorm`) before every linear
+        layer of the MLP and its heads (CrossQ, Bhatt et al. 2024).
+    :param batch_renorm_momentum: See :class:`~sb3_softac.layers.BatchRenorm` (``momentum``).
+    :param batch_renorm_warmup: See :class:`~sb3_softac.layers.BatchRenorm` (``warmup_steps``).
     """
 
     def __init__(
@@ -179,6 +215,9 @@ class SquashedGaussianActor(BasePolicy):
         log_std_bounds: tuple[float, float] = (LOG_STD_MIN, LOG_STD_MAX),
         tanh_log_std: bool = False,
         log_prob_epsilon: float = 0.0,
+        batch_renorm: bool = False,
+        batch_renorm_momentum: float = 0.01,
+        batch_renorm_warmup: int = 100_000,
     ) -> None:
         super().__init__(
             observation_space,
@@ -198,10 +237,17 @@ class SquashedGaussianActor(BasePolicy):
         self.log_std_bounds = check_log_std_bounds(log_std_bounds)
         self.tanh_log_std = tanh_log_std
         self.log_prob_epsilon = check_log_prob_epsilon(log_prob_epsilon)
+        self.batch_renorm = batch_renorm
+        self.batch_renorm_momentum = batch_renorm_momentum
+        self.batch_renorm_warmup = batch_renorm_warmup
 
         action_dim = get_action_dim(self.action_space)
-        self.latent_pi = nn.Sequential(*create_mlp(features_dim, -1, net_arch, activation_fn))
         last_layer_dim = net_arch[-1] if len(net_arch) > 0 else features_dim
+        normalisation = []
+        if batch_renorm:  # CrossQ: Batch Renormalization in front of every linear layer, the heads included
+            normalisation = [functools.partial(BatchRenorm, momentum=batch_renorm_momentum, warmup_steps=batch_renorm_warmup)]
+        latent_pi = create_mlp(features_dim, -1, net_arch, activation_fn, pre_linear_modules=normalisation)  # type: ignore[arg-type]
+        self.latent_pi = nn.Sequential(*latent_pi, *(make(last_layer_dim) for make in normalisation))
 
         self.action_dist: StateDependentNoiseDistribution | None = None
         if use_sde:
@@ -234,6 +280,9 @@ class SquashedGaussianActor(BasePolicy):
                 log_std_bounds=self.log_std_bounds,
                 tanh_log_std=self.tanh_log_std,
                 log_prob_epsilon=self.log_prob_epsilon,
+                batch_renorm=self.batch_renorm,
+                batch_renorm_momentum=self.batch_renorm_momentum,
+                batch_renorm_warmup=self.batch_renorm_warmup,
             )
         )
         return data
@@ -374,6 +423,12 @@ class SoftQEnsemble(BaseModel):
     :param n_critics: Number of Q networks (2 for clipped double-Q).
     :param share_features_extractor: The extractor belongs to the actor: the critic loss must not
         update it, so features are computed without gradient.
+    :param layer_norm: LayerNorm after each hidden linear layer (DroQ, Hiraoka et al. 2022, Sec. 3).
+    :param dropout_rate: Dropout with this probability after each hidden linear layer, before the LayerNorm
+        (DroQ's order: linear, dropout, layer norm, activation); 0 adds none.
+    :param batch_renorm: Batch Renormalization in front of every linear layer (CrossQ, Bhatt et al. 2024).
+    :param batch_renorm_momentum: See :class:`~sb3_softac.layers.BatchRenorm` (``momentum``).
+    :param batch_renorm_warmup: See :class:`~sb3_softac.layers.BatchRenorm` (``warmup_steps``).
     """
 
     def __init__(
@@ -387,6 +442,11 @@ class SoftQEnsemble(BaseModel):
         normalize_images: bool = True,
         n_critics: int = 2,
         share_features_extractor: bool = True,
+        layer_norm: bool = False,
+        dropout_rate: float = 0.0,
+        batch_renorm: bool = False,
+        batch_renorm_momentum: float = 0.01,
+        batch_renorm_warmup: int = 100_000,
     ) -> None:
         super().__init__(
             observation_space, action_space, features_extractor=features_extractor, normalize_images=normalize_images
@@ -396,9 +456,20 @@ class SoftQEnsemble(BaseModel):
         self.share_features_extractor = share_features_extractor
         sizes = [features_dim + get_action_dim(self.action_space), *net_arch, 1]
         layers: list[nn.Module] = []
-        for in_size, out_size in itertools.pairwise(sizes):
-            layers += [EnsembleLinear(n_critics, in_size, out_size), activation_fn()]
-        self.q_net = nn.Sequential(*layers[:-1])  # no activation after the output layer
+        for index, (in_size, out_size) in enumerate(itertools.pairwise(sizes)):
+            if batch_renorm:
+                layers.append(
+                    BatchRenorm(in_size, n_critics, momentum=batch_renorm_momentum, warmup_steps=batch_renorm_warmup)
+                )
+            layers.append(EnsembleLinear(n_critics, in_size, out_size))
+            if index == len(sizes) - 2:
+                break  # the Q head: nothing after it
+            if dropout_rate > 0.0:
+                layers.append(nn.Dropout(dropout_rate))
+            if layer_norm:
+                layers.append(EnsembleLayerNorm(n_critics, out_size))
+            layers.append(activation_fn())
+        self.q_net = nn.Sequential(*layers)
 
     def q_values(self, obs: PyTorchObs, actions: th.Tensor) -> th.Tensor:
         """
@@ -461,11 +532,22 @@ class SoftACPolicy(BasePolicy):
         :class:`SquashedGaussianActor`).
     :param ortho_init: Initialise the actor's and critics' MLP layers with orthogonal weights and zero biases
         (pytorch_sac's init); ``False`` keeps PyTorch's default init, as SB3's SAC. Features extractors keep theirs.
+    :param layer_norm: LayerNorm after each hidden layer of the critics (DroQ, Hiraoka et al. 2022; see
+        :class:`SoftQEnsemble`).
+    :param dropout_rate: Dropout probability after each hidden layer of the critics (DroQ uses 0.01); the
+        target critics keep dropout active, as in DroQ's target (Hiraoka et al. 2022, Algorithm 2).
+    :param batch_renorm: Batch Renormalization in the critics and the actor (CrossQ, Bhatt et al. 2024; see
+        :class:`~sb3_softac.layers.BatchRenorm`).
+    :param batch_renorm_momentum: The new batch's weight in the running statistics (0.01, CrossQ's flax 0.99).
+    :param batch_renorm_warmup: Training passes of plain batch normalisation before the renormalisation
+        corrections start (CrossQ: 100,000).
+    :param target_networks: Build target critics. Set by :class:`~sb3_softac.SoftAC` from its own
+        ``target_networks`` argument; ``False`` (CrossQ) leaves ``critic_target`` as ``None``.
     """
 
     actor: SquashedGaussianActor
     critic: SoftQEnsemble
-    critic_target: SoftQEnsemble
+    critic_target: SoftQEnsemble | None
 
     def __init__(
         self,
@@ -489,6 +571,12 @@ class SoftACPolicy(BasePolicy):
         tanh_log_std: bool = False,
         log_prob_epsilon: float = 0.0,
         ortho_init: bool = False,
+        layer_norm: bool = False,
+        dropout_rate: float = 0.0,
+        batch_renorm: bool = False,
+        batch_renorm_momentum: float = 0.01,
+        batch_renorm_warmup: int = 100_000,
+        target_networks: bool = True,
     ) -> None:
         super().__init__(
             observation_space,
@@ -501,6 +589,7 @@ class SoftACPolicy(BasePolicy):
             normalize_images=normalize_images,
         )
         check_n_critics(n_critics)
+        check_critic_options(layer_norm, dropout_rate, batch_renorm, batch_renorm_momentum, batch_renorm_warmup)
         if net_arch is None:
             net_arch = [256, 256]
         actor_arch, critic_arch = get_actor_critic_arch(net_arch)
@@ -516,6 +605,12 @@ class SoftACPolicy(BasePolicy):
         self.tanh_log_std = tanh_log_std
         self.log_prob_epsilon = log_prob_epsilon
         self.ortho_init = ortho_init
+        self.layer_norm = layer_norm
+        self.dropout_rate = dropout_rate
+        self.batch_renorm = batch_renorm
+        self.batch_renorm_momentum = batch_renorm_momentum
+        self.batch_renorm_warmup = batch_renorm_warmup
+        self.target_networks = check_flag("target_networks", target_networks)
         self._actor_arch, self._critic_arch = actor_arch, critic_arch
         self._build(lr_schedule)
 
@@ -540,10 +635,20 @@ class SoftACPolicy(BasePolicy):
             self._apply_to_mlps(self.critic, orthogonal_init)
         self.critic.optimizer = self.optimizer_class(critic_parameters, lr=lr_schedule(1), **optimizer_kwargs)  # type: ignore[call-arg]
 
-        # Target networks never share the extractor and are never trained by gradient.
-        self.critic_target = self.make_critic()
-        self.critic_target.load_state_dict(self.critic.state_dict())
-        self.critic_target.set_training_mode(False)
+        self.critic_target = self.make_target_critic() if self.target_networks else None
+
+    def make_target_critic(self) -> SoftQEnsemble:
+        """
+        :return: A copy of the critics, never trained by gradient and never sharing the extractor, in eval
+            mode except for dropout, which stays active as in DroQ's target (Hiraoka et al. 2022, Algorithm 2).
+        """
+        target = self.make_critic()
+        target.load_state_dict(self.critic.state_dict())
+        target.set_training_mode(False)
+        for layer in target.q_net:
+            if isinstance(layer, nn.Dropout):
+                layer.train(True)
+        return target
 
     @staticmethod
     def _apply_to_mlps(network: nn.Module, function: Callable[[nn.Module], None]) -> None:
@@ -573,6 +678,12 @@ class SoftACPolicy(BasePolicy):
                 tanh_log_std=self.tanh_log_std,
                 log_prob_epsilon=self.log_prob_epsilon,
                 ortho_init=self.ortho_init,
+                layer_norm=self.layer_norm,
+                dropout_rate=self.dropout_rate,
+                batch_renorm=self.batch_renorm,
+                batch_renorm_momentum=self.batch_renorm_momentum,
+                batch_renorm_warmup=self.batch_renorm_warmup,
+                target_networks=self.target_networks,
             )
         )
         return data
@@ -606,6 +717,9 @@ class SoftACPolicy(BasePolicy):
             log_std_bounds=self.log_std_bounds,
             tanh_log_std=self.tanh_log_std,
             log_prob_epsilon=self.log_prob_epsilon,
+            batch_renorm=self.batch_renorm,
+            batch_renorm_momentum=self.batch_renorm_momentum,
+            batch_renorm_warmup=self.batch_renorm_warmup,
         ).to(self.device)
 
     def make_critic(self, features_extractor: BaseFeaturesExtractor | None = None) -> SoftQEnsemble:
@@ -624,6 +738,11 @@ class SoftACPolicy(BasePolicy):
             normalize_images=self.normalize_images,
             n_critics=self.n_critics,
             share_features_extractor=features_extractor is not None,
+            layer_norm=self.layer_norm,
+            dropout_rate=self.dropout_rate,
+            batch_renorm=self.batch_renorm,
+            batch_renorm_momentum=self.batch_renorm_momentum,
+            batch_renorm_warmup=self.batch_renorm_warmup,
         ).to(self.device)
 
     def forward(self, obs: PyTorchObs, deterministic: bool = False) -> th.Tensor:

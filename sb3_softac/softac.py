@@ -5,12 +5,18 @@ Entropy Deep Reinforcement Learning with a Stochastic Actor" (arXiv 1801.01290, 
 Haarnoja et al. 2018b, "Soft Actor-Critic Algorithms and Applications" (arXiv 1812.05905, "SAC18b"):
 SAC18b Eq. 1 the maximum-entropy objective, Eq. 3 the soft value, Eq. 5 the soft Q loss, Eq. 9 the
 reparameterised policy loss, Eq. 18 the temperature loss; SAC18a Eq. 21 the tanh change of variables.
+
+The SAC-family options cite their own papers: delayed policy updates (Fujimoto et al. 2018, "TD3",
+arXiv 1802.09477, Sec. 5.2), DroQ's dropout and LayerNorm critics (Hiraoka et al. 2022, arXiv 2110.02034),
+CrossQ (Bhatt et al. 2024, arXiv 1902.05605: no target networks, Batch Renormalization, a joint critic
+pass) and periodic resets (Nikishin et al. 2022, arXiv 2205.07802; D'Oro et al. 2023, "SR-SAC").
 """
 
+import functools
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import torch as th
@@ -27,7 +33,7 @@ from stable_baselines3.common.type_aliases import (
     ReplayBufferSamples,
     Schedule,
 )
-from stable_baselines3.common.utils import get_parameters_by_name
+from stable_baselines3.common.utils import FloatSchedule, get_parameters_by_name
 from torch import nn
 
 from sb3_softac.buffers import (
@@ -38,6 +44,7 @@ from sb3_softac.buffers import (
 )
 from sb3_softac.checkpoints import sb3_sac_policy_equivalent
 from sb3_softac.cuda_graphs import CapturedStep, set_capturable, supports_capture
+from sb3_softac.layers import running_statistics
 from sb3_softac.migration import (
     SB3_ONLY_ATTRIBUTES,
     is_sb3_sac_state,
@@ -54,10 +61,14 @@ from sb3_softac.policies import (
 )
 from sb3_softac.validation import (
     AssertionValueError,
+    SoftACValueError,
+    TypeValueError,
     check_action_space,
     check_choice,
     check_flag,
     check_hyperparameters,
+    check_int,
+    check_real,
     parse_ent_coef,
     resolve_target_entropy,
 )
@@ -65,10 +76,16 @@ from sb3_softac.validation import (
 SelfSoftAC = TypeVar("SelfSoftAC", bound="SoftAC")
 TEMPERATURE_LOSSES = ("log_alpha", "alpha")
 UPDATE_ORDERS = ("joint", "critic_first")
+RESET_PARTS = ("actor", "critic", "temperature")
 
 
-class NonFiniteError(FloatingPointError):
-    """A NaN or inf reached training: from the env (observation, reward, action) or from a loss."""
+class NonFiniteError(FloatingPointError, ValueError):
+    """
+    A NaN or inf reached training: from the env (observation, reward, action) or from a loss.
+
+    Also a ``ValueError``, as SB3's errors on NaN are, so that RL-Zoo's ``-optimize`` prunes a diverged
+    trial instead of stopping the worker.
+    """
 
 
 def first_non_finite(arrays: dict[str, Any]) -> str | None:
@@ -84,6 +101,31 @@ def first_non_finite(arrays: dict[str, Any]) -> str | None:
         elif np.issubdtype(np.asarray(value).dtype, np.floating) and not np.all(np.isfinite(value)):
             return name
     return None
+
+
+def concat_observations(first: Any, second: Any) -> Any:
+    """
+    :param first: A batch of observations (a tensor, or a dict of tensors for Dict spaces).
+    :param second: Another batch of the same structure.
+    :return: The two batches stacked along the batch dimension.
+    """
+    if isinstance(first, dict):
+        return {key: th.cat([first[key], second[key]]) for key in first}
+    return th.cat([first, second])
+
+
+def restart_optimizer(optimizer: th.optim.Optimizer) -> None:
+    """
+    Return an optimizer to the state it had when built, in place: every state tensor (Adam's moments
+    and step counts) is zeroed, which is what Adam's first step would create, and the tensors a
+    captured CUDA graph reads stay the same tensors.
+
+    :param optimizer: Any torch optimizer.
+    """
+    for state in optimizer.state.values():
+        for value in state.values():
+            if isinstance(value, th.Tensor):
+                value.zero_()
 
 
 @contextmanager
@@ -162,6 +204,23 @@ class SoftAC(OffPolicyAlgorithm):
         with gSDE. No effect on CPU.
     :param check_finite: Stop with a :class:`NonFiniteError` on NaN/inf from the env (observation, reward,
         action) or in a loss, and refuse to save non-finite weights; ``False`` skips the (small) cost.
+    :param policy_delay: The actor and the temperature are updated on every ``policy_delay``-th gradient
+        step (counted over the whole training), the critics on every one (delayed policy updates, Fujimoto
+        et al. 2018, Sec. 5.2; CrossQ uses 3, DroQ and REDQ one actor step per ``gradient_steps`` critic steps).
+    :param qf_learning_rate: The critics' own learning rate (a number or a schedule of the progress
+        remaining); ``None`` (default) uses ``learning_rate``.
+    :param target_networks: ``True`` (default): polyak-averaged target critics give the bootstrap value.
+        ``False``: no target networks (CrossQ, Bhatt et al. 2024): the current critics, with the gradient
+        stopped, give it, and ``(s, a)`` and ``(s', a')`` go through the critics in one joint pass so that
+        batch normalisation statistics cover both; ``tau`` and ``target_update_interval`` are then unused.
+        Pair it with ``policy_kwargs=dict(batch_renorm=True)`` (see ``PRESETS["crossq"]``).
+    :param reset_interval: After every ``reset_interval`` environment steps (before the next gradient step),
+        re-initialise the parts named in ``reset_parts`` (networks, their targets and optimizers, the
+        temperature; see :meth:`reset_parameters`), keeping the replay buffer and the step counters
+        (Nikishin et al. 2022; with ``gradient_steps > 1`` this is SR-SAC, D'Oro et al. 2023).
+        ``0`` (default): never.
+    :param reset_parts: What a reset re-initialises: any of ``"actor"`` (with its optimizer), ``"critic"``
+        (with its target and optimizer) and ``"temperature"`` (with its optimizer; ``ent_coef="auto"`` only).
     """
 
     policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {
@@ -172,7 +231,7 @@ class SoftAC(OffPolicyAlgorithm):
     policy: SoftACPolicy
     actor: SquashedGaussianActor
     critic: SoftQEnsemble
-    critic_target: SoftQEnsemble
+    critic_target: SoftQEnsemble | None
 
     def __init__(
         self,
@@ -211,15 +270,30 @@ class SoftAC(OffPolicyAlgorithm):
         compile_update: bool = False,
         cuda_graphs: bool = True,
         check_finite: bool = True,
+        policy_delay: int = 1,
+        qf_learning_rate: float | Schedule | None = None,
+        target_networks: bool = True,
+        reset_interval: int = 0,
+        reset_parts: tuple[str, ...] | list[str] = RESET_PARTS,
     ) -> None:
         check_hyperparameters(tau, gamma, ent_coef, target_entropy, target_update_interval)
         check_n_critics((policy_kwargs or {}).get("n_critics", 2))
+        if "target_networks" in (policy_kwargs or {}):
+            raise SoftACValueError(
+                f"policy_kwargs=dict(target_networks={policy_kwargs['target_networks']!r}) is set by SoftAC itself: "  # type: ignore[index]
+                f"pass SoftAC(..., target_networks={policy_kwargs['target_networks']!r}) instead."  # type: ignore[index]
+            )
         self.temperature_loss = temperature_loss
         self.update_order = update_order
         self.bf16_matmuls = bf16_matmuls
         self.compile_update = compile_update
         self.cuda_graphs = cuda_graphs
         self.check_finite = check_finite
+        self.policy_delay = policy_delay
+        self.qf_learning_rate = qf_learning_rate
+        self.target_networks = target_networks
+        self.reset_interval = reset_interval
+        self.reset_parts = reset_parts
         self._check_options()
         if env is not None:
             env = maybe_make_env(env, verbose)
@@ -257,17 +331,37 @@ class SoftAC(OffPolicyAlgorithm):
         self.target_update_interval = target_update_interval
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Adam | None = None
-        self._step_config: tuple[Any, ...] | None = None  # see _compiled_step
-        self._last_learning_rate: float | None = None
+        self._step_config: tuple[Any, ...] | None = None  # see _compiled_steps
+        self._stat_names: dict[bool, list[str]] = {}  # see _step_statistics
+        self._n_resets = 0  # resets done so far (see _reset_if_due); saved, so a resumed run keeps the schedule
         if _init_setup_model:
             self._setup_model()
 
     def _check_options(self) -> None:
-        """Validate SoftAC's own keyword arguments (again in ``_setup_model``, after ``load`` set them)."""
+        """
+        Validate SoftAC's own keyword arguments (again in ``_setup_model``, after ``load`` set them);
+        ``reset_parts`` becomes a list.
+        """
         check_choice("temperature_loss", self.temperature_loss, TEMPERATURE_LOSSES)
         check_choice("update_order", self.update_order, UPDATE_ORDERS)
-        for name in ("bf16_matmuls", "compile_update", "cuda_graphs", "check_finite"):
+        for name in ("bf16_matmuls", "compile_update", "cuda_graphs", "check_finite", "target_networks"):
             check_flag(name, getattr(self, name))
+        check_int("policy_delay", self.policy_delay, "an integer >= 1 (1: the actor is updated on every gradient step)")
+        if self.qf_learning_rate is not None and not callable(self.qf_learning_rate):
+            check_real(
+                "qf_learning_rate",
+                self.qf_learning_rate,
+                "None (use learning_rate), a number > 0, or a schedule (a function of the progress remaining)",
+                low=0.0,
+                low_open=True,
+            )
+        check_int("reset_interval", self.reset_interval, "an integer >= 0, in environment steps (0: never reset)", low=0)
+        accepted = f"a non-empty list of {', '.join(map(repr, RESET_PARTS))}"
+        if isinstance(self.reset_parts, str) or not isinstance(self.reset_parts, (tuple, list)):
+            raise TypeValueError(f"reset_parts={self.reset_parts!r} is invalid. Accepted: {accepted}.")
+        if not self.reset_parts or any(part not in RESET_PARTS for part in self.reset_parts):
+            raise SoftACValueError(f"reset_parts={self.reset_parts!r} is invalid. Accepted: {accepted}.")
+        self.reset_parts = list(self.reset_parts)  # as a saved model restores it (SB3 saves tuples as lists)
 
     def _setup_model(self) -> None:
         self._check_options()
@@ -282,13 +376,21 @@ class SoftAC(OffPolicyAlgorithm):
             self.observation_space, self.device, self.optimize_memory_usage, self.n_steps
         ):
             self.replay_buffer_class = DeviceReplayBuffer
+        # The policy builds target critics or not; SB3 passes use_sde to the policy the same way.
+        self.policy_kwargs = {**self.policy_kwargs, "target_networks": self.target_networks}
         super()._setup_model()
         self.actor = self.policy.actor
         self.critic = self.policy.critic
         self.critic_target = self.policy.critic_target
         # Batch-norm running statistics are copied to the targets, not averaged.
         self._norm_stats = get_parameters_by_name(self.critic, ["running_"])
-        self._norm_stats_target = get_parameters_by_name(self.critic_target, ["running_"])
+        self._norm_stats_target = (
+            [] if self.critic_target is None else get_parameters_by_name(self.critic_target, ["running_"])
+        )
+        self._stat_names = {}  # also for models saved before 0.3.0, which stored a list here
+        self.qf_lr_schedule = self.lr_schedule if self.qf_learning_rate is None else FloatSchedule(self.qf_learning_rate)
+        for group in self.critic.optimizer.param_groups:
+            group["lr"] = self.qf_lr_schedule(1)
 
         self.target_entropy = resolve_target_entropy(self.target_entropy, self.action_space)  # type: ignore[arg-type]
         learned, init_value = parse_ent_coef(self.ent_coef)
@@ -308,41 +410,95 @@ class SoftAC(OffPolicyAlgorithm):
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         self.policy.set_training_mode(True)
+        self._reset_if_due()
         self._update_learning_rate(self._optimizers())
-        step = self._compiled_step()
+        steps = self._compiled_steps()
 
-        stats: list[th.Tensor] = []
+        stats: dict[bool, list[th.Tensor]] = {True: [], False: []}
         for _ in range(gradient_steps):
+            # Delayed policy updates (TD3, Fujimoto et al. 2018, Sec. 5.2): the actor and temperature
+            # step on gradient steps policy_delay, 2 policy_delay, ... of the whole training.
+            update_actor = (self._n_updates + 1) % self.policy_delay == 0
             replay_data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)  # type: ignore[union-attr]
-            stats.append(step(replay_data))
+            stats[update_actor].append(steps[update_actor](replay_data))
             self._n_updates += 1
-            if self._n_updates % self.target_update_interval == 0:
+            if self.critic_target is not None and self._n_updates % self.target_update_interval == 0:
                 self._update_target_networks()
         self._record_train_stats(stats)
 
-    def _optimizers(self) -> list[th.optim.Optimizer]:
+    def _reset_if_due(self) -> None:
+        """
+        Reset ``reset_parts`` once after each ``reset_interval`` environment steps: before the first
+        gradient steps past the boundary, so a run that ends on a boundary ends with trained networks.
+        """
+        due = (self.num_timesteps - 1) // self.reset_interval if self.reset_interval else 0
+        if due > self._n_resets:
+            self._n_resets = due
+            self.reset_parameters(self.reset_parts)
+            if self.verbose >= 1:
+                parts = ", ".join(self.reset_parts)
+                print(f"Step {self.num_timesteps}: reset {parts} (reset {self._n_resets}; replay buffer kept)")
+        self.logger.record("train/n_resets", self._n_resets, exclude="tensorboard")
+
+    def reset_parameters(self, parts: tuple[str, ...] | list[str] = RESET_PARTS) -> None:
+        """
+        Re-initialise parts of the agent as a new model would be initialised, in place (so the optimizers
+        and a captured CUDA graph keep pointing at the same tensors): the resets of Nikishin et al. 2022
+        and SR-SAC (D'Oro et al. 2023). The replay buffer, the step counters and the schedules are kept.
+
+        :param parts: Any of ``"actor"`` (its weights, normalisation statistics and optimizer), ``"critic"``
+            (the same, and the target critics copied from the new critics) and ``"temperature"``
+            (``log alpha`` back to its initial value and its optimizer; only with a learned temperature).
+        """
+        fresh = cast(
+            SoftACPolicy, self.policy_class(self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs)
+        ).to(self.device)
+        with th.no_grad():
+            if "actor" in parts:
+                self.actor.load_state_dict(fresh.actor.state_dict())
+                restart_optimizer(self.actor.optimizer)
+            if "critic" in parts:
+                critic_state = fresh.critic.state_dict()
+                if self.critic.share_features_extractor:  # the extractor is the actor's: reset with the actor
+                    critic_state = {k: v for k, v in critic_state.items() if not k.startswith("features_extractor.")}
+                self.critic.load_state_dict(critic_state, strict=not self.critic.share_features_extractor)
+                restart_optimizer(self.critic.optimizer)
+                if self.critic_target is not None:
+                    self.critic_target.load_state_dict(self.critic.state_dict())
+            if "temperature" in parts and self.log_ent_coef is not None:
+                self.log_ent_coef.fill_(math.log(parse_ent_coef(self.ent_coef)[1]))
+                restart_optimizer(self.ent_coef_optimizer)  # type: ignore[arg-type]
+
+    def _optimizers(self, update_actor: bool = True) -> list[th.optim.Optimizer]:
+        """The optimizers a gradient step steps: the critics', and the actor's and temperature's when ``update_actor``."""
+        if not update_actor:
+            return [self.critic.optimizer]
         optimizers = [self.actor.optimizer, self.critic.optimizer]
         if self.ent_coef_optimizer is not None:
             optimizers.append(self.ent_coef_optimizer)
         return optimizers
 
     def _update_learning_rate(self, optimizers: list[th.optim.Optimizer] | th.optim.Optimizer) -> None:
-        """SB3's schedule update; a tensor learning rate (capturable optimizers) is updated in place."""
+        """SB3's schedule update, with ``qf_learning_rate`` for the critics; a tensor learning rate
+        (capturable optimizers, read by a captured CUDA graph) is updated in place."""
         learning_rate = self.lr_schedule(self._current_progress_remaining)
         self.logger.record("train/learning_rate", learning_rate)
+        qf_learning_rate = self.qf_lr_schedule(self._current_progress_remaining)
+        if self.qf_learning_rate is not None:
+            self.logger.record("train/qf_learning_rate", qf_learning_rate)
         for optimizer in optimizers if isinstance(optimizers, list) else [optimizers]:
+            rate = qf_learning_rate if optimizer is self.critic.optimizer else learning_rate
             for group in optimizer.param_groups:
-                if not isinstance(group["lr"], th.Tensor):
-                    group["lr"] = learning_rate
-                elif learning_rate != self._last_learning_rate:
-                    group["lr"].fill_(learning_rate)  # a captured CUDA graph reads this very tensor
-        self._last_learning_rate = learning_rate
+                if isinstance(group["lr"], th.Tensor):
+                    group["lr"].fill_(rate)
+                else:
+                    group["lr"] = rate
 
-    def _compiled_step(self) -> Callable[[ReplayBufferSamples], th.Tensor]:
+    def _compiled_steps(self) -> dict[bool, Callable[[ReplayBufferSamples], th.Tensor]]:
         """
-        The gradient step as ``train()`` runs it, rebuilt when ``compile_update``, ``cuda_graphs``,
-        ``bf16_matmuls``, ``temperature_loss`` or ``update_order`` change: eager, ``torch.compile``-d,
-        and on CUDA replayed as a CUDA graph.
+        The gradient steps as ``train()`` runs them, keyed by ``update_actor`` (critics only, or all three
+        updates), rebuilt when ``compile_update``, ``cuda_graphs``, ``bf16_matmuls``, ``temperature_loss``
+        or ``update_order`` change: eager, ``torch.compile``-d, and on CUDA replayed as CUDA graphs.
         """
         use_graph = (
             self.cuda_graphs
@@ -355,20 +511,48 @@ class SoftAC(OffPolicyAlgorithm):
             for optimizer in self._optimizers():
                 if supports_capture(optimizer):
                     set_capturable(optimizer, use_graph)
-            step = th.compile(self._step_statistics) if self.compile_update else self._step_statistics
-            self._step = CapturedStep(step) if use_graph else step
+            self._steps: dict[bool, Callable[[ReplayBufferSamples], th.Tensor]] = {}
+            for update_actor in (True, False):
+                step: Callable[[ReplayBufferSamples], th.Tensor] = functools.partial(
+                    self._step_statistics, update_actor=update_actor
+                )
+                step = th.compile(step) if self.compile_update else step
+                self._steps[update_actor] = CapturedStep(step) if use_graph else step
             self._step_config = config
-        return self._step
+        return self._steps
 
-    def _step_statistics(self, data: ReplayBufferSamples) -> th.Tensor:
+    def _step_statistics(self, data: ReplayBufferSamples, update_actor: bool = True) -> th.Tensor:
         """One gradient step (under bf16 autocast if enabled); its statistics as one vector, named by ``_stat_names``."""
         with th.autocast(self.device.type, dtype=th.bfloat16, enabled=self.bf16_matmuls):
-            stats = self._gradient_step(data)
-        self._stat_names = list(stats)
+            stats = self._gradient_step(data, update_actor)
+        self._stat_names[update_actor] = list(stats)
         return th.stack([value.reshape(()) for value in stats.values()])
 
-    def _gradient_step(self, data: ReplayBufferSamples) -> dict[str, th.Tensor]:
-        """One update of temperature, critics and actor on one minibatch; returns detached statistics."""
+    def _critic_values(self, data: ReplayBufferSamples, next_actions: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        """
+        :param data: The minibatch.
+        :param next_actions: ``a' ~ pi(.|s')``.
+        :return: ``Q_i(s, a)`` of every critic, with gradient, and the bootstrap ``Q_i(s', a')`` of every
+            target critic, without; both of shape (n_critics, batch, 1).
+        """
+        if self.critic_target is None:
+            # CrossQ (Bhatt et al. 2024, Sec. 3): no target networks. (s, a) and (s', a') go through the
+            # critics in one joint pass, so the batch-normalisation statistics are those of both together,
+            # and the bootstrap half has its gradient stopped.
+            joint_q = self.critic.q_values(
+                concat_observations(data.observations, data.next_observations), th.cat([data.actions, next_actions])
+            )
+            current_q, next_q = joint_q.chunk(2, dim=1)
+            return current_q, next_q.detach()
+        with th.no_grad():
+            next_q = self.critic_target.q_values(data.next_observations, next_actions)
+        return self.critic.q_values(data.observations, data.actions), next_q
+
+    def _gradient_step(self, data: ReplayBufferSamples, update_actor: bool = True) -> dict[str, th.Tensor]:
+        """
+        One update on one minibatch: the critics, and the temperature and actor when ``update_actor``
+        (see ``policy_delay``); returns detached statistics.
+        """
         if self.use_sde:
             self.actor.reset_noise()  # log_std may have changed since the noise was sampled
         alpha = self._entropy_coefficient()
@@ -377,22 +561,24 @@ class SoftAC(OffPolicyAlgorithm):
 
         # a = f(eps; s) ~ pi(.|s) by reparameterisation (SAC18b Eq. 8), log pi(a|s) with the tanh
         # correction (SAC18a Eq. 21): SquashedGaussianActor.action_log_prob.
-        actions_pi, log_prob = self.actor.action_log_prob(data.observations)
-        log_prob = log_prob.reshape(-1, 1)
+        if update_actor:
+            actions_pi, log_prob = self.actor.action_log_prob(data.observations)
+            log_prob = log_prob.reshape(-1, 1)
 
         # Critic target (SAC18b Eqs. 3 and 5), clipped double-Q over the target ensemble:
         # y = r + gamma^n (1 - terminated) (min_i Qtarg_i(s', a') - alpha log pi(a'|s')),  a' ~ pi(.|s').
         # Time-limit truncations are stored as not-done by the replay buffer, so they bootstrap.
-        with th.no_grad():
+        # a' comes from the actor's running normalisation statistics (CrossQ), if it has any.
+        with th.no_grad(), running_statistics(self.actor):
             next_actions, next_log_prob = self.actor.action_log_prob(data.next_observations)
-            next_q = self.critic_target.q_values(data.next_observations, next_actions).min(dim=0).values
-            soft_next_value = next_q - alpha * next_log_prob.reshape(-1, 1)
+        current_q, next_q = self._critic_values(data, next_actions)
+        with th.no_grad():
+            soft_next_value = next_q.min(dim=0).values - alpha * next_log_prob.reshape(-1, 1)
             target_q = data.rewards + (1.0 - data.dones) * discounts * soft_next_value
         # J_Q = sum_i 1/2 E[(Q_i(s, a) - y)^2]  (SAC18b Eq. 5, one term per critic)
-        current_q = self.critic.q_values(data.observations, data.actions)
         critic_loss = 0.5 * (current_q - target_q).pow(2).mean(dim=(1, 2)).sum()
 
-        optimizers = self._optimizers()
+        optimizers = self._optimizers(update_actor)
         for optimizer in optimizers:
             optimizer.zero_grad()
         losses = []
@@ -402,54 +588,58 @@ class SoftAC(OffPolicyAlgorithm):
             optimizers.remove(self.critic.optimizer)
         else:
             losses.append(critic_loss)
+        stats = {"ent_coef": alpha, "critic_loss": critic_loss.detach(), "q_mean": current_q.detach().mean()}
 
-        # Actor: J_pi = E[alpha log pi(f(eps; s)|s) - min_i Q_i(s, f(eps; s))]  (SAC18b Eq. 9),
-        # gradients through the action (reparameterisation) but not into the critics' weights.
-        with frozen([p for group in self.critic.optimizer.param_groups for p in group["params"]]):
-            min_q_pi = self.critic.q_values(data.observations, actions_pi).min(dim=0).values
-        actor_loss = (alpha * log_prob - min_q_pi).mean()
-        losses.append(actor_loss)
+        if update_actor:
+            # Actor: J_pi = E[alpha log pi(f(eps; s)|s) - min_i Q_i(s, f(eps; s))]  (SAC18b Eq. 9),
+            # gradients through the action (reparameterisation) but not into the critics' weights,
+            # and the critics' running normalisation statistics (CrossQ), which this pass leaves unchanged.
+            with frozen([p for group in self.critic.optimizer.param_groups for p in group["params"]]):
+                with running_statistics(self.critic):
+                    min_q_pi = self.critic.q_values(data.observations, actions_pi).min(dim=0).values
+            actor_loss = (alpha * log_prob - min_q_pi).mean()
+            losses.append(actor_loss)
+            stats.update(actor_loss=actor_loss.detach(), entropy=-log_prob.detach().mean())
 
-        # Temperature: J(alpha) = E[-alpha (log pi(a|s) + H_0)]  (SAC18b Eq. 18), minimised over log alpha.
-        # Its gradient is negative while the entropy -log pi is below H_0, so alpha grows, and vice versa.
-        # "log_alpha" (default, SB3 and softlearning) puts log alpha in place of alpha: same sign and
-        # fixed point, a gradient that does not shrink with alpha. "alpha" is the equation as written.
-        ent_coef_loss = None
-        if self.ent_coef_optimizer is not None:
-            log_alpha = self.log_ent_coef
-            temperature = log_alpha if self.temperature_loss == "log_alpha" else log_alpha.exp()  # type: ignore[union-attr]
-            ent_coef_loss = -(temperature * (log_prob.detach() + self.target_entropy)).mean()  # type: ignore[operator]
-            losses.append(ent_coef_loss)
+            # Temperature: J(alpha) = E[-alpha (log pi(a|s) + H_0)]  (SAC18b Eq. 18), minimised over log alpha.
+            # Its gradient is negative while the entropy -log pi is below H_0, so alpha grows, and vice versa.
+            # "log_alpha" (default, SB3 and softlearning) puts log alpha in place of alpha: same sign and
+            # fixed point, a gradient that does not shrink with alpha. "alpha" is the equation as written.
+            if self.ent_coef_optimizer is not None:
+                log_alpha = self.log_ent_coef
+                temperature = log_alpha if self.temperature_loss == "log_alpha" else log_alpha.exp()  # type: ignore[union-attr]
+                ent_coef_loss = -(temperature * (log_prob.detach() + self.target_entropy)).mean()  # type: ignore[operator]
+                losses.append(ent_coef_loss)
+                stats["ent_coef_loss"] = ent_coef_loss.detach()
 
         # Each loss reaches only its own parameters (no_grad target, frozen critic, detached alpha and
         # log pi), so one backward of the sum gives each optimizer exactly its loss's gradient, all at
         # the same parameters, as in the authors' softlearning code (update_order="joint").
-        th.stack(losses).sum().backward()
+        if losses:
+            th.stack(losses).sum().backward()
         for optimizer in optimizers:
             optimizer.step()
-
-        stats = {
-            "ent_coef": alpha,
-            "actor_loss": actor_loss.detach(),
-            "critic_loss": critic_loss.detach(),
-            "entropy": -log_prob.detach().mean(),
-            "q_mean": current_q.detach().mean(),
-        }
-        if ent_coef_loss is not None:
-            stats["ent_coef_loss"] = ent_coef_loss.detach()
         return stats
 
     @th.no_grad()
     def _update_target_networks(self) -> None:
         """Polyak averaging: psi_targ <- (1 - tau) psi_targ + tau psi; batch-norm statistics are copied."""
-        th._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), self.tau)
+        th._foreach_lerp_(list(self.critic_target.parameters()), list(self.critic.parameters()), self.tau)  # type: ignore[union-attr]
         for stat_target, stat in zip(self._norm_stats_target, self._norm_stats):
             stat_target.copy_(stat)
 
-    def _record_train_stats(self, stats: list[th.Tensor]) -> None:
-        """Log the means over this call's gradient steps (one host sync for all of them)."""
-        means = dict(zip(self._stat_names, th.stack(stats).mean(dim=0).tolist())) if stats else {}
-        for key, value in means.items():
+    def _record_train_stats(self, stats: dict[bool, list[th.Tensor]]) -> None:
+        """Log the means over this call's gradient steps (one host sync per kind of step)."""
+        totals: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for update_actor, vectors in stats.items():
+            if vectors:
+                sums = th.stack(vectors).double().sum(dim=0).tolist()
+                for key, total in zip(self._stat_names[update_actor], sums):
+                    totals[key] = totals.get(key, 0.0) + total
+                    counts[key] = counts.get(key, 0) + len(vectors)
+        for key, total in totals.items():
+            value = total / counts[key]
             if self.check_finite and not math.isfinite(value):
                 raise NonFiniteError(
                     f"{key} became {value} at step {self.num_timesteps} (gradient step {self._n_updates}): training diverged, "
@@ -598,7 +788,8 @@ class SoftAC(OffPolicyAlgorithm):
     def _excluded_save_params(self) -> list[str]:
         return [
             *super()._excluded_save_params(),
-            *("actor", "critic", "critic_target", "_norm_stats", "_norm_stats_target", "_step", "_step_config"),
+            *("actor", "critic", "critic_target", "_norm_stats", "_norm_stats_target", "_steps", "_step_config"),
+            *("_stat_names", "qf_lr_schedule"),
         ]
 
     def _get_torch_save_params(self) -> tuple[list[str], list[str]]:

@@ -47,6 +47,14 @@ def full_state(model: SoftAC) -> dict:
 
 
 PYTORCH_SAC_ACTOR = dict(net_arch=[16, 16], ortho_init=True, tanh_log_std=True, log_std_bounds=(-5.0, 2.0))
+# The SAC-family options (tests/test_sac_family.py), each kind once; CrossQ's warm-up ends within the run.
+FAMILY = {
+    "droq": dict(gradient_steps=2, policy_delay=2, policy_kwargs=dict(net_arch=[16, 16], layer_norm=True, dropout_rate=0.1)),
+    "crossq": dict(
+        target_networks=False, policy_delay=3, policy_kwargs=dict(net_arch=[16, 16], batch_renorm=True, batch_renorm_warmup=20)
+    ),
+    "sr-sac": dict(gradient_steps=2, reset_interval=120, reset_parts=["actor", "critic"], qf_learning_rate=1e-3),
+}
 
 
 @pytest.mark.parametrize(
@@ -57,8 +65,9 @@ PYTORCH_SAC_ACTOR = dict(net_arch=[16, 16], ortho_init=True, tanh_log_std=True, 
         dict(ent_coef="auto_0.3", use_sde=True),
         dict(policy_kwargs=PYTORCH_SAC_ACTOR),
         dict(policy_kwargs=dict(net_arch=[16, 16], log_prob_epsilon=1e-6)),
+        *FAMILY.values(),
     ],
-    ids=["auto", "fixed", "gsde", "pytorch-sac-actor", "sb3-log-prob"],
+    ids=["auto", "fixed", "gsde", "pytorch-sac-actor", "sb3-log-prob", *FAMILY],
 )
 def test_save_load_is_exact(tmp_path, kwargs):
     model = SoftAC("MlpPolicy", "Pendulum-v1", **{**FAST, **kwargs})
@@ -69,9 +78,12 @@ def test_save_load_is_exact(tmp_path, kwargs):
     assert_same_tensors(full_state(model), full_state(loaded))
     assert loaded.target_entropy == model.target_entropy == -1.0
     assert loaded.num_timesteps == model.num_timesteps and loaded._n_updates == model._n_updates
+    assert loaded._n_resets == model._n_resets == (1 if kwargs.get("reset_interval") else 0)
     assert loaded.actor is loaded.policy.actor and loaded.critic_target is loaded.policy.critic_target
-    for option in ("tanh_log_std", "log_std_bounds", "log_prob_epsilon"):
+    for option in ("tanh_log_std", "log_std_bounds", "log_prob_epsilon", "batch_renorm"):
         assert getattr(loaded.actor, option) == getattr(model.actor, option)
+    for option in ("policy_delay", "qf_learning_rate", "target_networks", "reset_interval", "reset_parts"):
+        assert getattr(loaded, option) == getattr(model, option)
     # The loaded temperature is the one its optimizer updates (SB3 issue #391).
     if loaded.ent_coef_optimizer is not None:
         assert loaded.ent_coef_optimizer.param_groups[0]["params"][0] is loaded.log_ent_coef
@@ -105,7 +117,7 @@ def test_options_are_saved_and_restored(tmp_path):
     loaded = SoftAC.load(tmp_path / "model", env=make_vec_env("Pendulum-v1"))
     loaded.load_replay_buffer(tmp_path / "buffer")
     assert {name: getattr(loaded, name) for name in options} == options
-    assert "_step" not in loaded.__dict__ or loaded._step_config is None, "the compiled step is rebuilt, not unpickled"
+    assert "_steps" not in loaded.__dict__ or loaded._step_config is None, "the compiled step is rebuilt, not unpickled"
     loaded.set_logger(Logger(folder=None, output_formats=[]))
     for m in (model, loaded):
         th.manual_seed(7)
@@ -118,10 +130,13 @@ def test_options_are_saved_and_restored(tmp_path):
     )
 
 
-def test_resumed_training_is_identical(tmp_path):
-    """Saved model + replay buffer, reloaded, take exactly the same gradient steps as the original."""
-    model = SoftAC("MlpPolicy", "Pendulum-v1", **FAST)
-    model.learn(300)
+@pytest.mark.parametrize("kwargs", [dict(), *FAMILY.values()], ids=["default", *FAMILY])
+def test_resumed_training_is_identical(tmp_path, kwargs):
+    """Saved model + replay buffer, reloaded, take exactly the same gradient steps as the original
+    (with the SAC-family options: the policy-delay phase, Batch Renormalization statistics and the
+    reset schedule's position are restored too; a reset falls inside the 5 steps for "sr-sac")."""
+    model = SoftAC("MlpPolicy", "Pendulum-v1", **{**FAST, **kwargs})
+    model.learn(300 if "reset_interval" not in kwargs else 239)
     model.save(tmp_path / "model")
     model.save_replay_buffer(tmp_path / "buffer")
     loaded = SoftAC.load(tmp_path / "model", env=make_vec_env("Pendulum-v1"))
@@ -131,8 +146,10 @@ def test_resumed_training_is_identical(tmp_path):
     for m in (model, loaded):
         th.manual_seed(7)
         np.random.seed(7)  # replay sampling uses numpy's global generator
+        m.num_timesteps += 2  # past 240 = 2 x reset_interval for "sr-sac": both reset at the same point
         m.train(gradient_steps=5, batch_size=32)
     assert_same_tensors(full_state(model), full_state(loaded))
+    assert loaded._n_resets == model._n_resets
 
 
 def test_replay_buffer_round_trip(tmp_path):

@@ -29,6 +29,11 @@ SOFTAC_OPTIONS = [
     ("compile_update", False),
     ("cuda_graphs", True),
     ("check_finite", True),
+    ("policy_delay", 1),
+    ("qf_learning_rate", None),
+    ("target_networks", True),
+    ("reset_interval", 0),
+    ("reset_parts", ("actor", "critic", "temperature")),
 ]
 
 
@@ -50,7 +55,7 @@ def test_no_behaviour_switches_as_class_attributes():
 
 
 def test_policy_constructor_matches_sb3_sac_policy():
-    """SB3's parameters with SB3's order and defaults, then only SoftAC's opt-in actor options (README)."""
+    """SB3's parameters with SB3's order and defaults, then only SoftAC's opt-in network options (docs' options page)."""
     ours, theirs = parameters(SoftACPolicy.__init__), parameters(SACPolicy.__init__)
     assert ours[: len(theirs)] == theirs
     assert ours[len(theirs) :] == [
@@ -58,6 +63,12 @@ def test_policy_constructor_matches_sb3_sac_policy():
         ("tanh_log_std", False),
         ("log_prob_epsilon", 0.0),
         ("ortho_init", False),
+        ("layer_norm", False),
+        ("dropout_rate", 0.0),
+        ("batch_renorm", False),
+        ("batch_renorm_momentum", 0.01),
+        ("batch_renorm_warmup", 100_000),
+        ("target_networks", True),
     ]
 
 

@@ -1,6 +1,6 @@
 """What the softac entry points change in rl_zoo3, and nothing else.
 
-``register_with_zoo`` adds ``softac`` to rl_zoo3's algorithm and Optuna tables and wraps three methods
+``register_with_zoo`` adds ``softac`` to rl_zoo3's algorithm and Optuna tables and wraps five methods
 of its ``ExperimentManager`` (once) for what rl_zoo3 lacks:
 
 - the yaml's ``env_kwargs`` also go to the evaluation env when ``--eval-env-kwargs`` is not passed
@@ -8,25 +8,37 @@ of its ``ExperimentManager`` (once) for what rl_zoo3 lacks:
   evaluated without action repeat);
 - ``--save-replay-buffer`` also makes every ``--save-freq`` checkpoint save its replay buffer;
 - ``-i <checkpoint>`` loads that checkpoint's replay buffer and continues its timestep count;
-- ``--track`` adds :class:`~sb3_softac.integrations.wandb_tracking.WandbTracking` to the callbacks.
+- ``--track`` adds :class:`~sb3_softac.integrations.wandb_tracking.WandbTracking` to the callbacks;
+- ``-optimize`` with a database ``--storage`` first prepares the shared study
+  (:func:`~sb3_softac.integrations.zoo.storage.prepare_shared_study`), so workers started together on a
+  fresh database do not race to create it;
+- ``--trial-id 0`` retrains trial 0 (rl_zoo3 tests ``if self.trial_id``, so it ignored trial 0).
 
 The wrapped methods are private to rl_zoo3, so the ``zoo`` extra bounds rl_zoo3 to the tested
 versions (:data:`TESTED_RL_ZOO3`), and a missing method stops with :class:`UnsupportedRLZooError`.
 """
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 
 from sb3_softac.integrations.zoo.search_space import convert_softac_params, sample_softac_params
+from sb3_softac.integrations.zoo.storage import is_database_url, prepare_shared_study
 from sb3_softac.softac import SoftAC
 
 ALGO_NAME = "softac"
 #: The rl_zoo3 releases these adapters are tested with (the ``zoo`` extra's bound).
 TESTED_RL_ZOO3 = ">=2.9,<2.10"
-_WRAPPED = ("learn", "_load_pretrained_agent", "_preprocess_hyperparams")
+_WRAPPED = (
+    "learn",
+    "_load_pretrained_agent",
+    "_preprocess_hyperparams",
+    "hyperparameters_optimization",
+    "read_hyperparameters",
+)
 #: Whether ``--track`` is on for the current ``train_main`` call (set by the command line).
 TRACKING: dict[str, Any] = {"active": False}
 
@@ -108,14 +120,35 @@ def check_rl_zoo3(experiment_manager: type) -> None:
 
 
 def _adapt_experiment_manager() -> None:
-    """Wrap ``ExperimentManager``'s ``learn``, ``_load_pretrained_agent`` and ``_preprocess_hyperparams`` (once)."""
+    """Wrap ``ExperimentManager``'s ``learn``, ``_load_pretrained_agent``, ``_preprocess_hyperparams``,
+    ``hyperparameters_optimization`` and ``read_hyperparameters`` (once)."""
     from rl_zoo3.exp_manager import ExperimentManager
 
     check_rl_zoo3(ExperimentManager)
     learn, load_pretrained = ExperimentManager.learn, ExperimentManager._load_pretrained_agent
     preprocess = ExperimentManager._preprocess_hyperparams
+    optimize = ExperimentManager.hyperparameters_optimization
+    read_hyperparameters = ExperimentManager.read_hyperparameters
     if getattr(learn, "_softac_adapter", False):
         return
+
+    def read_hyperparameters_with_trial_zero(self: ExperimentManager) -> tuple[dict[str, Any], dict[str, Any]]:
+        if self.trial_id != 0 or not (self.storage and self.study_name):
+            return read_hyperparameters(self)
+        # rl_zoo3's order: the yaml entry, then the trial, then -params.
+        custom, self.custom_hyperparams = self.custom_hyperparams, None
+        hyperparams, _ = read_hyperparameters(self)
+        self.custom_hyperparams = custom
+        print("Loading trial 0 from the Optuna study...")
+        hyperparams.update({**self.load_trial(self.storage, self.study_name, 0), **(custom or {})})
+        return hyperparams, dict(sorted(hyperparams.items()))
+
+    def optimize_on_a_prepared_study(self: ExperimentManager) -> None:
+        if self.storage is not None and is_database_url(self.storage) and self.study_name is not None:
+            # The study attributes rl_zoo3 sets on a new study, "command" last (rl_zoo3 skips them once it is there).
+            attrs = {key: str(self._hyperparams[key]) for key in sorted(self._hyperparams)}
+            prepare_shared_study(self.storage, self.study_name, {**attrs, "command": " ".join(sys.orig_argv)})
+        optimize(self)
 
     def preprocess_with_eval_kwargs(self: ExperimentManager, hyperparams: dict[str, Any]) -> Any:
         result = preprocess(self, hyperparams)
@@ -147,6 +180,8 @@ def _adapt_experiment_manager() -> None:
     ExperimentManager.learn = learn_adapted  # type: ignore[method-assign]
     ExperimentManager._load_pretrained_agent = load_pretrained_with_buffer  # type: ignore[method-assign]
     ExperimentManager._preprocess_hyperparams = preprocess_with_eval_kwargs  # type: ignore[method-assign]
+    ExperimentManager.hyperparameters_optimization = optimize_on_a_prepared_study  # type: ignore[method-assign]
+    ExperimentManager.read_hyperparameters = read_hyperparameters_with_trial_zero  # type: ignore[method-assign]
 
 
 def register_with_zoo(inference: bool = False) -> None:
