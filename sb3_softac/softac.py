@@ -103,6 +103,19 @@ def first_non_finite(arrays: dict[str, Any]) -> str | None:
     return None
 
 
+def check_reset_parts(parts: Any) -> list[str]:
+    """
+    :param parts: ``reset_parts``: a non-empty list or tuple of names in :data:`RESET_PARTS`.
+    :return: It as a list (SB3 saves tuples as lists).
+    """
+    accepted = f"a non-empty list of {', '.join(map(repr, RESET_PARTS))}"
+    if isinstance(parts, str) or not isinstance(parts, (tuple, list)):
+        raise TypeValueError(f"reset_parts={parts!r} is invalid. Accepted: {accepted}.")
+    if not parts or any(part not in RESET_PARTS for part in parts):
+        raise SoftACValueError(f"reset_parts={parts!r} is invalid. Accepted: {accepted}.")
+    return list(parts)
+
+
 def concat_observations(first: Any, second: Any) -> Any:
     """
     :param first: A batch of observations (a tensor, or a dict of tensors for Dict spaces).
@@ -356,12 +369,7 @@ class SoftAC(OffPolicyAlgorithm):
                 low_open=True,
             )
         check_int("reset_interval", self.reset_interval, "an integer >= 0, in environment steps (0: never reset)", low=0)
-        accepted = f"a non-empty list of {', '.join(map(repr, RESET_PARTS))}"
-        if isinstance(self.reset_parts, str) or not isinstance(self.reset_parts, (tuple, list)):
-            raise TypeValueError(f"reset_parts={self.reset_parts!r} is invalid. Accepted: {accepted}.")
-        if not self.reset_parts or any(part not in RESET_PARTS for part in self.reset_parts):
-            raise SoftACValueError(f"reset_parts={self.reset_parts!r} is invalid. Accepted: {accepted}.")
-        self.reset_parts = list(self.reset_parts)  # as a saved model restores it (SB3 saves tuples as lists)
+        self.reset_parts = check_reset_parts(self.reset_parts)  # a list, as a saved model restores it
 
     def _setup_model(self) -> None:
         self._check_options()
@@ -450,6 +458,7 @@ class SoftAC(OffPolicyAlgorithm):
             (the same, and the target critics copied from the new critics) and ``"temperature"``
             (``log alpha`` back to its initial value and its optimizer; only with a learned temperature).
         """
+        parts = check_reset_parts(parts)
         fresh = cast(
             SoftACPolicy, self.policy_class(self.observation_space, self.action_space, self.lr_schedule, **self.policy_kwargs)
         ).to(self.device)

@@ -378,6 +378,8 @@ def test_partial_reset_keeps_the_other_parts():
     model.reset_parameters(["critic"])
     assert all(th.equal(v, model.actor.state_dict()[k]) for k, v in actor.items()) and th.equal(alpha, model.log_ent_coef)
     assert changed(critic, model.critic.parameters())
+    with pytest.raises(SoftACValueError, match=r"reset_parts=\['encoder'\] is invalid"):
+        model.reset_parameters(["encoder"])
 
 
 def test_reset_schedule_fires_once_per_interval_and_survives_save_load(tmp_path):
