@@ -160,6 +160,7 @@ def test_two_workers_share_a_journal_file_and_the_best_trial_becomes_a_zoo_entry
     outputs = run_workers(journal, "softac-journal", tmp_path)
     study = optuna.load_study(study_name="softac-journal", storage=best_trial.open_storage(journal))
     best = check_shared_study(study, list(outputs))
+    capsys.readouterr()  # only best_trial's output below
 
     best_trial.main(["--storage", journal, "--study-name", "softac-journal", "--env", "Pendulum-v1", "-n", "20000"])
     entry = yaml.safe_load(capsys.readouterr().out)["Pendulum-v1"]
