@@ -34,10 +34,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     with postgres_server() as server:
-        for name, code in WORKERS.items():
+        for kind, (name, code) in enumerate(WORKERS.items()):
             failed, errors = 0, set()
             for round_index in range(args.rounds):
-                url = create_database(server, f"race_{len(errors)}_{failed}_{round_index}_{abs(hash(name)) % 1000}")
+                url = create_database(server, f"race_{kind}_{round_index}")
                 workers = [
                     subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE, text=True) for _ in range(2)
                 ]

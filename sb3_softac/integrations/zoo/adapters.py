@@ -144,7 +144,7 @@ def _adapt_experiment_manager() -> None:
         return hyperparams, dict(sorted(hyperparams.items()))
 
     def optimize_on_a_prepared_study(self: ExperimentManager) -> None:
-        if self.storage is not None and is_database_url(self.storage) and self.study_name is not None:
+        if is_database_url(self.storage) and self.study_name is not None:
             # The study attributes rl_zoo3 sets on a new study, "command" last (rl_zoo3 skips them once it is there).
             attrs = {key: str(self._hyperparams[key]) for key in sorted(self._hyperparams)}
             prepare_shared_study(self.storage, self.study_name, {**attrs, "command": " ".join(sys.orig_argv)})

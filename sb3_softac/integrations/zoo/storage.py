@@ -12,12 +12,13 @@ another worker created is then simply there, and rl_zoo3's own calls only read i
 import random
 import time
 from collections.abc import Callable
+from typing import TypeGuard
 
 #: How many times a conflicting first contact with a fresh database is retried.
 ATTEMPTS = 20
 
 
-def is_database_url(storage: str | None) -> bool:
+def is_database_url(storage: str | None) -> TypeGuard[str]:
     """
     :param storage: rl_zoo3's ``--storage`` value.
     :return: Whether it is an SQLAlchemy database URL (``postgresql://...``, ``mysql://...``, ``sqlite:///...``),
