@@ -10,14 +10,19 @@
 
 Each run (algo, task, seed) evaluates the deterministic policy every ``eval_every`` environment steps on
 a separate env and appends a row to ``<out>/runs/<algo>__<task>__<seed>.partial.csv``; the file is
-renamed to ``.csv`` when the run ends. Finished runs are skipped when the command is repeated
-(resumable); unfinished ones start over. Runs go to ``--workers`` processes (one torch thread each).
+renamed to ``.csv`` when the run ends. Finished runs are skipped when the command is repeated.
+After each evaluation the run also saves a checkpoint (model with its optimizers, replay buffer) to
+``<out>/checkpoints/<algo>__<task>__<seed>/``; a repeated command resumes an unfinished run from its
+last checkpoint (evaluations fall on episode ends, so nothing but the one pending gradient step is
+lost), reseeds it from (seed, step), and notes the step in ``runs/<run>.resumes.txt``. Finished runs
+delete their checkpoint. Runs go to ``--workers`` processes (one torch thread each).
 
 Afterwards (and with ``--aggregate-only``) it writes to ``<out>``:
-- ``summary.md``: per task the final return (mean and each seed) per learner, pytorch_sac's published
-  return at the same step where the task has one, and rliable's IQM with 95% stratified-bootstrap CIs;
+- ``summary.md``: per task the final return (mean and each seed) per learner, each published source's
+  return at the same step where it has the task, and rliable's IQM with 95% stratified-bootstrap CIs;
 - ``curves.png``: return against environment steps per task (mean over seeds, band: min-max), with
-  pytorch_sac (published) dashed;
+  the published curves (``PUBLISHED_SOURCES``: pytorch_sac, the TD-MPC2 repository's SAC, SR-SAC at
+  replay ratio 8) in black;
 - ``temperature.png`` when runs log a temperature: alpha and policy entropy against environment steps.
 
 Steps are environment steps throughout: an agent step with action repeat k is k of them.
@@ -29,6 +34,7 @@ import ast
 import csv
 import math
 import os
+import shutil
 import sys
 import time
 from collections import defaultdict
@@ -40,8 +46,33 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-PUBLISHED = REPO / "benchmarks" / "reference" / "pytorch_sac_dmc_eval.csv"
+REFERENCE = REPO / "benchmarks" / "reference"
+PUBLISHED = REFERENCE / "pytorch_sac_dmc_eval.csv"
 FIELDS = ["algo", "task", "seed", "env_steps", "return_mean", "return_std", "alpha", "entropy", "wall_s"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """
+    A published set of evaluation curves in ``benchmarks/reference/`` (its README gives the provenance).
+
+    :param label: How tables and legends quote it.
+    :param path: The CSV (columns ``env, seed, step, episode_reward``, and maybe ``updates_per_step``).
+    :param updates_per_step: Keep only the rows with this ``updates_per_step`` (SR-SAC's file); None: all.
+    :param style: Its matplotlib line style (always black).
+    """
+
+    label: str
+    path: Path
+    updates_per_step: int | None = None
+    style: str = "--"
+
+
+PUBLISHED_SOURCES = (
+    Source("pytorch_sac (published)", PUBLISHED, style="--"),
+    Source("SAC (TD-MPC2 repository)", REFERENCE / "tdmpc2_repo_sac_dmc_eval.csv", style=":"),
+    Source("SR-SAC (published), replay ratio 8", REFERENCE / "sr_sac_dmc_eval.csv", updates_per_step=8, style="-."),
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +121,39 @@ FIXED_ALPHA = 0.1
 PYTORCH_SAC_LOG_STD = dict(tanh_log_std=True, log_std_bounds=(-5.0, 2.0))
 SB3_LOG_PROB = dict(log_prob_epsilon=1e-6)
 ALPHA_LOSS = dict(temperature_loss="alpha")
+
+
+def preset_learner(name: str, **changes: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """
+    A learner from ``sb3_softac.PRESETS[name]``: (constructor arguments, policy_kwargs).
+
+    :param name: The preset.
+    :param changes: Constructor arguments that replace the preset's; ``policy_kwargs`` entries are merged
+        into the preset's ``policy_kwargs``.
+    """
+    from sb3_softac import PRESETS
+
+    options = {**PRESETS[name], **{key: value for key, value in changes.items() if key != "policy_kwargs"}}
+    policy_options = {**options.pop("policy_kwargs", {}), **changes.get("policy_kwargs", {})}
+    return options, policy_options
+
+
+# The SAC family at the replay ratio a 2-core CPU affords (benchmarks/results/presets/): at most 2
+# gradient steps per agent step, which with action repeat k is 2 / k per environment step.
+# - crossq-qf256: CrossQ's paper settings with 256-wide critics (2048: 40x the default's cost per update);
+# - droq-rr2: DroQ's critics (LayerNorm, dropout 0.01) at 2 critic updates and 1 actor update per step;
+# - sr_sac-rr2: SR-SAC at replay ratio 2: its reset interval 2_560_000 // 2 leaves no reset before 1.28M
+#   steps, so up to there it is SAC at 2 gradient steps per step;
+# - sr_sac-rr8: the published SR-SAC run at replay ratio 8 (the reproduction, run at action repeat 1):
+#   initial temperature 1 and 5000 random steps as in its code; reset every 320k steps.
+PRESET_LEARNERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "crossq-qf256": preset_learner("crossq", policy_kwargs=dict(net_arch=dict(pi=[256, 256], qf=[256, 256]))),
+    "droq-rr2": preset_learner("droq", gradient_steps=2, policy_delay=2),
+    "sr_sac-rr2": preset_learner("sr_sac", gradient_steps=2, reset_interval=2_560_000 // 2),
+    "sr_sac-rr8": preset_learner(
+        "sr_sac", gradient_steps=8, reset_interval=2_560_000 // 8, ent_coef="auto_1.0", learning_starts=5000
+    ),
+}
 SOFTAC_LEARNERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "sac": ({}, {}),
     "softac": (ALPHA_LOSS, {}),
@@ -100,14 +164,16 @@ SOFTAC_LEARNERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "softac-log-alpha-loss": (dict(temperature_loss="log_alpha"), {}),
     "softac-critic-first": (dict(**ALPHA_LOSS, update_order="critic_first"), {}),
     "softac-sb3-update": (dict(temperature_loss="log_alpha", update_order="critic_first"), SB3_LOG_PROB),
+    **PRESET_LEARNERS,
 }
-ALGOS = (*SOFTAC_LEARNERS, "softac-fixed", "sb3-sac", "ddpg")
+SB3_LEARNERS: dict[str, dict[str, Any]] = {"sb3-sac": {}, "sb3-sac-rr2": dict(gradient_steps=2)}
+ALGOS = (*SOFTAC_LEARNERS, "softac-fixed", *SB3_LEARNERS, "ddpg")
 
 
 def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> Any:
     """
-    :param algo: A SoftAC learner (``SOFTAC_LEARNERS``), ``softac-fixed`` (ent_coef=FIXED_ALPHA), ``sb3-sac``
-        or ``ddpg`` (SB3's, Gaussian noise 0.1).
+    :param algo: A SoftAC learner (``SOFTAC_LEARNERS``), ``softac-fixed`` (ent_coef=FIXED_ALPHA), an SB3
+        SAC learner (``SB3_LEARNERS``) or ``ddpg`` (SB3's, Gaussian noise 0.1).
     :param env: The training env.
     :param seed: Seed for the model and its env.
     :param hyperparams: Constructor arguments (temperature ones are dropped for DDPG).
@@ -124,8 +190,8 @@ def make_model(algo: str, env: Any, seed: int, hyperparams: dict[str, Any]) -> A
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, **options, "policy_kwargs": policy_kwargs})
     if algo == "softac-fixed":
         return SoftAC("MlpPolicy", env, seed=seed, **{**hyperparams, "ent_coef": FIXED_ALPHA})
-    if algo == "sb3-sac":
-        return SAC("MlpPolicy", env, seed=seed, **hyperparams)
+    if algo in SB3_LEARNERS:
+        return SAC("MlpPolicy", env, seed=seed, **{**hyperparams, **SB3_LEARNERS[algo]})
     if algo == "ddpg":
         n_actions = env.action_space.shape[0]
         noise = NormalActionNoise(np.zeros(n_actions), 0.1 * np.ones(n_actions))
@@ -147,8 +213,55 @@ def temperature_and_entropy(model: Any) -> tuple[float, float]:
     return alpha, -log_prob.mean().item()
 
 
+class Checkpoint:
+    """
+    A run's last checkpoint: ``<folder>/<agent steps>/{model.zip, buffer.pkl}``, committed by writing the
+    step to ``<folder>/latest`` (atomically) after both files are complete, so a run killed while
+    saving keeps its previous checkpoint.
+
+    :param folder: ``<out>/checkpoints/<algo>__<task>__<seed>``.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def latest_step(self) -> int | None:
+        """Agent steps of the last committed checkpoint; None without one."""
+        marker = self.folder / "latest"
+        return int(marker.read_text()) if marker.exists() else None
+
+    def save(self, model: Any) -> None:
+        """Save model and replay buffer at ``model.num_timesteps``, then drop the older checkpoints."""
+        step = model.num_timesteps
+        (self.folder / str(step)).mkdir(parents=True, exist_ok=True)
+        model.save(self.folder / str(step) / "model.zip")
+        model.save_replay_buffer(self.folder / str(step) / "buffer.pkl")
+        (self.folder / "latest.tmp").write_text(str(step))
+        os.replace(self.folder / "latest.tmp", self.folder / "latest")
+        for older in self.folder.iterdir():
+            if older.is_dir() and older.name != str(step):
+                shutil.rmtree(older)
+
+    def load(self, model_class: Any, env: Any) -> Any:
+        """The model (with its replay buffer) of the last checkpoint, on ``env``."""
+        step = str(self.latest_step())
+        model = model_class.load(self.folder / step / "model.zip", env=env, device="cpu")
+        model.load_replay_buffer(self.folder / step / "buffer.pkl")
+        return model
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def rows_up_to(partial: Path, env_steps: int) -> list[list[str]]:
+    """The data rows of a partial run CSV up to and including ``env_steps`` (the checkpoint's)."""
+    with partial.open(newline="") as handle:
+        return [row for row in list(csv.reader(handle))[1:] if int(row[FIELDS.index("env_steps")]) <= env_steps]
+
+
 def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: int) -> Path:
-    """Train one learner on one task and seed, writing its evaluation curve; returns the finished CSV."""
+    """Train one learner on one task and seed, writing its evaluation curve, resuming from its last
+    checkpoint when it has one; returns the finished CSV."""
     import gymnasium as gym
     import torch as th
     from stable_baselines3.common.callbacks import BaseCallback
@@ -158,13 +271,24 @@ def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: in
     import sb3_softac  # noqa: F401  (registers the dmc-* ids)
 
     th.set_num_threads(threads)
+    name = f"{algo}__{task_name}__{seed}"
+    partial = out / "runs" / f"{name}.partial.csv"
+    checkpoint = Checkpoint(out / "checkpoints" / name)
     env_kwargs = {"action_repeat": task.action_repeat} if task.action_repeat > 1 else {}
     env = Monitor(gym.make(task.env_id, **env_kwargs))
     eval_env = Monitor(gym.make(task.env_id, **env_kwargs))
-    eval_env.reset(seed=10_000 + seed)
     model = make_model(algo, env, seed, {**HYPERPARAMS, **dict(task.hyperparams)})
-    partial = out / "runs" / f"{algo}__{task_name}__{seed}.partial.csv"
-    start = time.time()
+    resume_step = checkpoint.latest_step() if partial.exists() else None
+    previous_rows: list[list[str]] = []
+    if resume_step is not None:
+        model = checkpoint.load(type(model), env)
+        model.set_random_seed(seed + 1_000_003 * resume_step)  # a resumed run is reproducible from its checkpoint
+        previous_rows = rows_up_to(partial, resume_step * task.action_repeat)
+        with (out / "runs" / f"{name}.resumes.txt").open("a") as notes:
+            notes.write(f"resumed at {resume_step * task.action_repeat} environment steps\n")
+        print(f"[{algo} {task_name} seed {seed}] resuming at {resume_step * task.action_repeat} env steps", flush=True)
+    eval_env.reset(seed=10_000 + seed + (resume_step or 0))
+    start = time.time() - (float(previous_rows[-1][FIELDS.index("wall_s")]) if previous_rows else 0.0)
 
     def evaluate(writer: Any, agent_steps: int) -> None:
         returns, _ = evaluate_policy(model, eval_env, n_eval_episodes=task.eval_episodes, return_episode_rewards=True)
@@ -189,24 +313,41 @@ def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: in
         )
 
     class EvaluateEvery(BaseCallback):
+        """Evaluates every ``eval_every`` environment steps, then (once the step's transition is stored)
+        saves a checkpoint unless the run is about to end."""
+
         def __init__(self, writer: Any) -> None:
             super().__init__()
             self.writer = writer
             self.every = max(task.eval_every // task.action_repeat, 1)
+            self.checkpoint_due = False
 
         def _on_step(self) -> bool:
             if self.num_timesteps % self.every == 0:
                 evaluate(self.writer, self.num_timesteps)
                 handle.flush()
+                self.checkpoint_due = self.num_timesteps < task.env_steps // task.action_repeat
             return True
+
+        def _on_rollout_end(self) -> None:
+            if self.checkpoint_due:
+                checkpoint.save(model)
+                self.checkpoint_due = False
 
     with partial.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(FIELDS)
-        evaluate(writer, 0)
-        model.learn(task.env_steps // task.action_repeat, callback=EvaluateEvery(writer))
+        writer.writerows(previous_rows)
+        if resume_step is None:
+            evaluate(writer, 0)
+        model.learn(
+            task.env_steps // task.action_repeat - model.num_timesteps,
+            callback=EvaluateEvery(writer),
+            reset_num_timesteps=resume_step is None,
+        )
     finished = partial.with_name(partial.name.replace(".partial.csv", ".csv"))
     partial.rename(finished)
+    checkpoint.remove()
     return finished
 
 
@@ -307,12 +448,19 @@ def curves(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, dict[i
     return result
 
 
-def published_curves(tasks: list[str]) -> dict[str, dict[int, float]]:
-    """pytorch_sac (published): task -> env step -> mean return over its seeds, for our DMC task names."""
+def published_curves(tasks: list[str], source: Source | None = None) -> dict[str, dict[int, float]]:
+    """
+    One published source's curves: task -> env step -> mean return over its seeds, for our DMC task names.
+
+    :param tasks: Task names (``cheetah-run``); those the source lacks are left out.
+    :param source: The source (default: the first of ``PUBLISHED_SOURCES``, pytorch_sac).
+    """
+    source = source or PUBLISHED_SOURCES[0]
     by_task: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    with PUBLISHED.open() as handle:
+    with source.path.open() as handle:
         for row in csv.DictReader(handle):
-            by_task[row["env"].replace("_", "-", 1)][int(row["step"])].append(float(row["episode_reward"]))
+            if source.updates_per_step is None or int(row["updates_per_step"]) == source.updates_per_step:
+                by_task[row["env"].replace("_", "-", 1)][int(row["step"])].append(float(row["episode_reward"]))
     return {task: {step: float(np.mean(v)) for step, v in sorted(by_task[task].items())} for task in tasks if task in by_task}
 
 
@@ -463,7 +611,9 @@ def summarize(out: Path, command: str) -> str:
     finals = final_returns(rows)
     tasks = sorted({task for task, _ in finals}, key=task_order)
     algos = sorted({algo for _, algo in finals})
-    published = published_curves(sorted({row["task"] for row in rows}))
+    row_tasks = sorted({row["task"] for row in rows})
+    sources = {source.label: published_curves(row_tasks, source) for source in PUBLISHED_SOURCES}
+    published = sources[PUBLISHED_SOURCES[0].label]
     budget = {task: max(row["env_steps"] for row in rows if row["task"] == task and row["finished"]) for task in tasks}
     commands_file = out / "commands.txt"
     commands = commands_file.read_text().splitlines() if commands_file.exists() else [command]
@@ -474,7 +624,7 @@ def summarize(out: Path, command: str) -> str:
         (out / "summary.md").write_text(text)
         return text
     lines += ["Final deterministic evaluation return (mean over seeds; each seed in brackets).", ""]
-    header = ["task", "env steps", *algos, "pytorch_sac (published)"]
+    header = ["task", "env steps", *algos, *sources]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for task in tasks:
         cells = [task, f"{budget[task]:,}"]
@@ -482,14 +632,15 @@ def summarize(out: Path, command: str) -> str:
             seeds = finals.get((task, algo), {})
             values = [seeds[s] for s in sorted(seeds)]
             cells.append(mean_and_seeds(values))
-        cells.append(f"{published_at(published[task], budget[task]):.0f}" if task in published else "-")
+        for curves_of_source in sources.values():
+            cells.append(f"{published_at(curves_of_source[task], budget[task]):.0f}" if task in curves_of_source else "-")
         lines.append("| " + " | ".join(cells) + " |")
 
     lines += ["", *paired_with_baseline(finals), *temperature_at_fractions(rows)]
     lines += ["IQM over runs with 95% stratified-bootstrap CI (rliable, 2000 resamples):", ""]
     lines += ["| group | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
     groups = {task: ([task], 1.0) for task in tasks}
-    dmc = [task for task in tasks if task in published]
+    dmc = [task for task in tasks if task in published]  # the DMC tasks: pytorch_sac has every one
     if dmc:
         groups["DMC tasks, return / 1000"] = (dmc, 1000.0)
     for group, (members, scale) in groups.items():
@@ -521,7 +672,7 @@ def plot(out: Path) -> None:
     by_key = curves(rows)
     tasks = sorted({task for task, _ in by_key}, key=task_order)
     algos = sorted({algo for _, algo in by_key})
-    published = published_curves(tasks)
+    sources = [(source, published_curves(tasks, source)) for source in PUBLISHED_SOURCES]
     colors = {algo: f"C{i}" for i, algo in enumerate(algos)}
     thousands = matplotlib.ticker.FuncFormatter(lambda x, _: f"{x / 1000:g}k")
 
@@ -543,11 +694,11 @@ def plot(out: Path) -> None:
             values = np.array([[seeds[s][step] for step in steps] for s in seeds])
             ax.plot(steps, values.mean(0), color=colors[algo], label=runs_label(algo, len(seeds)))
             ax.fill_between(steps, values.min(0), values.max(0), color=colors[algo], alpha=0.2)
-        if task in published:
-            horizon = max(row["env_steps"] for row in rows if row["task"] == task)
-            steps = [s for s in published[task] if s <= horizon]
+        horizon = max(row["env_steps"] for row in rows if row["task"] == task)
+        for source, published in sources:
+            steps = [s for s in published.get(task, {}) if s <= horizon]
             if steps:
-                ax.plot(steps, [published[task][s] for s in steps], "k--", label="pytorch_sac (published)")
+                ax.plot(steps, [published[task][s] for s in steps], "k" + source.style, label=source.label)
         ax.set_title(task)
         ax.xaxis.set_major_formatter(thousands)
         ax.set_xlabel("environment steps")

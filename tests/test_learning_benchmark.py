@@ -29,7 +29,7 @@ def results(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_finished_runs_are_skipped_and_partial_ones_redone(results):
+def test_finished_runs_are_skipped_and_partial_ones_pending(results):
     tasks = {"cheetah-run": learning.TASKS["cheetah-run"]}
     pending = learning.pending_runs(["softac", "sb3-sac"], tasks, [0, 1, 2], results)
     assert [(algo, seed) for algo, _, _, seed in pending] == [("softac", 2), ("sb3-sac", 2)]
@@ -51,6 +51,18 @@ def test_published_numbers_are_pytorch_sac_means_at_that_step():
     assert min(curve[20_000], curve[40_000]) <= learning.published_at(curve, 30_000) <= max(curve[20_000], curve[40_000])
 
 
+@pytest.mark.parametrize(
+    ("label", "expected"), [("SAC (TD-MPC2 repository)", 310), ("SR-SAC (published), replay ratio 8", 548)]
+)
+def test_other_published_sources_give_their_readmes_100k_means(label, expected):
+    source = next(source for source in learning.PUBLISHED_SOURCES if source.label == label)
+    assert source.path.is_relative_to(learning.REPO / "benchmarks" / "reference"), "read from the vendored copy"
+    curve = learning.published_curves(["cheetah-run", "cartpole-swingup"], source)
+    assert learning.published_at(curve["cheetah-run"], 100_000) == pytest.approx(expected, abs=0.5)
+    if source.updates_per_step is not None:
+        assert "cartpole-swingup" not in curve, "SR-SAC has no cartpole-swingup"
+
+
 def test_summary_and_plots_are_written(results):
     pytest.importorskip("rliable")
     text = learning.summarize(results, "python benchmarks/learning.py --test")
@@ -66,7 +78,7 @@ def test_returns_at_published_steps_include_unfinished_runs(results, tmp_path, m
     published.write_text(
         "env,seed,step,episode_reward\ncheetah_run,0,50000,70\ncheetah_run,1,50000,84\ncheetah_run,0,100000,213\n"
     )
-    monkeypatch.setattr(learning, "PUBLISHED", published)
+    monkeypatch.setattr(learning, "PUBLISHED_SOURCES", (learning.Source("pytorch_sac (published)", published),))
     lines = learning.returns_at_published_steps(learning.read_runs(results), learning.published_curves(["cheetah-run"]))
     assert "| cheetah-run | 50,000 | 426.3 [90, 190, 999] | 150.0 [100, 200] | 77 |" in lines
     assert "| cheetah-run | 100,000 | 300.0 [250, 350] | 350.0 [300, 400] | 213 |" in lines
@@ -75,7 +87,7 @@ def test_returns_at_published_steps_include_unfinished_runs(results, tmp_path, m
 def test_summary_of_unfinished_runs_only_says_so(tmp_path, monkeypatch):
     published = tmp_path / "published.csv"
     published.write_text("env,seed,step,episode_reward\n")  # no published curve for the task
-    monkeypatch.setattr(learning, "PUBLISHED", published)
+    monkeypatch.setattr(learning, "PUBLISHED_SOURCES", (learning.Source("pytorch_sac (published)", published),))
     write_run(tmp_path, "softac", "walker-walk", 0, [0.0, 50.0], finished=False)
     assert learning.summarize(tmp_path, "cmd").endswith("No run has finished yet: no final returns or IQMs.\n")
 
@@ -114,3 +126,58 @@ def test_softac_variants_add_their_policy_kwargs_to_the_task_ones():
     assert sb3_update.actor.net_arch == [32, 32]
     with pytest.raises(ValueError, match="unknown algo 'softac-typo'"):
         learning.make_model("softac-typo", gym.make("Pendulum-v1"), 0, hyperparams)
+
+
+def test_preset_learners_are_the_presets_at_the_affordable_replay_ratio():
+    import gymnasium as gym
+    from stable_baselines3 import SAC
+
+    env, hyperparams = gym.make("Pendulum-v1"), dict(learning.HYPERPARAMS)
+    crossq = learning.make_model("crossq-qf256", env, 0, hyperparams)
+    assert crossq.critic_target is None and crossq.policy_delay == 3 and crossq.learning_rate == 1e-3
+    assert crossq.policy._critic_arch == [256, 256] and crossq.policy.batch_renorm
+    assert crossq.critic.optimizer.defaults["betas"] == (0.5, 0.999)
+    droq = learning.make_model("droq-rr2", env, 0, hyperparams)
+    assert (droq.gradient_steps, droq.policy_delay) == (2, 2)
+    assert droq.policy.layer_norm and droq.policy.dropout_rate == 0.01
+    rr8 = learning.make_model("sr_sac-rr8", env, 0, hyperparams)
+    assert (rr8.gradient_steps, rr8.reset_interval, rr8.learning_starts) == (8, 320_000, 5000)
+    assert rr8.log_ent_coef.exp().item() == pytest.approx(1.0)
+    assert learning.make_model("sr_sac-rr2", env, 0, hyperparams).reset_interval == 1_280_000
+    sb3 = learning.make_model("sb3-sac-rr2", env, 0, hyperparams)
+    assert type(sb3) is SAC and sb3.gradient_steps == 2
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, monkeypatch):
+    task = learning.Task(
+        "Pendulum-v1", 600, 200, eval_episodes=1, hyperparams=(("learning_starts", 100), ("buffer_size", 1000))
+    )
+    save = learning.Checkpoint.save
+    saved: list[int] = []
+
+    def save_then_stop(self, model):  # the machine goes away right after the second checkpoint
+        save(self, model)
+        saved.append(model.num_timesteps)
+        if len(saved) == 2:
+            raise KeyboardInterrupt
+
+    (tmp_path / "runs").mkdir()
+    monkeypatch.setattr(learning.Checkpoint, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        learning.run("sac", "pendulum", task, 0, tmp_path, 1)
+    assert saved == [200, 400]
+    checkpoint = learning.Checkpoint(tmp_path / "checkpoints" / "sac__pendulum__0")
+    assert checkpoint.latest_step() == 400 and [p.name for p in checkpoint.folder.iterdir() if p.is_dir()] == ["400"]
+    interrupted = learning.rows_up_to(tmp_path / "runs" / "sac__pendulum__0.partial.csv", 10**9)
+    assert [int(row[3]) for row in interrupted] == [0, 200, 400]
+
+    monkeypatch.setattr(learning.Checkpoint, "save", save)
+    assert [job[0] for job in learning.pending_runs(["sac"], {"pendulum": task}, [0], tmp_path)] == ["sac"]
+    finished = learning.run("sac", "pendulum", task, 0, tmp_path, 1)
+    with finished.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["env_steps"]) for row in rows] == [0, 200, 400, 600], "no evaluation repeated or lost"
+    assert [row["return_mean"] for row in rows[:3]] == [row[4] for row in interrupted], "the kept rows are the originals"
+    assert (tmp_path / "runs" / "sac__pendulum__0.resumes.txt").read_text() == "resumed at 400 environment steps\n"
+    assert not checkpoint.folder.exists(), "a finished run deletes its checkpoint"
+    assert learning.pending_runs(["sac"], {"pendulum": task}, [0], tmp_path) == []
