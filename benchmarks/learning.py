@@ -232,14 +232,14 @@ class Checkpoint:
 
     def save(self, model: Any) -> None:
         """Save model and replay buffer at ``model.num_timesteps``, then drop the older checkpoints."""
-        step = model.num_timesteps
-        (self.folder / str(step)).mkdir(parents=True, exist_ok=True)
-        model.save(self.folder / str(step) / "model.zip")
-        model.save_replay_buffer(self.folder / str(step) / "buffer.pkl")
-        (self.folder / "latest.tmp").write_text(str(step))
+        step = str(model.num_timesteps)
+        (self.folder / step).mkdir(parents=True, exist_ok=True)
+        model.save(self.folder / step / "model.zip")
+        model.save_replay_buffer(self.folder / step / "buffer.pkl")
+        (self.folder / "latest.tmp").write_text(step)
         os.replace(self.folder / "latest.tmp", self.folder / "latest")
         for older in self.folder.iterdir():
-            if older.is_dir() and older.name != str(step):
+            if older.is_dir() and older.name != step:
                 shutil.rmtree(older)
 
     def load(self, model_class: Any, env: Any) -> Any:
@@ -283,10 +283,11 @@ def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: in
     if resume_step is not None:
         model = checkpoint.load(type(model), env)
         model.set_random_seed(seed + 1_000_003 * resume_step)  # a resumed run is reproducible from its checkpoint
-        previous_rows = rows_up_to(partial, resume_step * task.action_repeat)
+        resume_env_steps = resume_step * task.action_repeat
+        previous_rows = rows_up_to(partial, resume_env_steps)
         with (out / "runs" / f"{name}.resumes.txt").open("a") as notes:
-            notes.write(f"resumed at {resume_step * task.action_repeat} environment steps\n")
-        print(f"[{algo} {task_name} seed {seed}] resuming at {resume_step * task.action_repeat} env steps", flush=True)
+            notes.write(f"resumed at {resume_env_steps} environment steps\n")
+        print(f"[{algo} {task_name} seed {seed}] resuming at {resume_env_steps} env steps", flush=True)
     eval_env.reset(seed=10_000 + seed + (resume_step or 0))
     start = time.time() - (float(previous_rows[-1][FIELDS.index("wall_s")]) if previous_rows else 0.0)
 
