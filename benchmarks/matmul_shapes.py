@@ -10,8 +10,16 @@ The shapes are those of the speed benchmark's update: batch 256, [256, 256] netw
 batched ensemble (``baddbmm``), forward and the backward's weight and input gradients. Reports the
 median over interleaved repeats (microseconds per call) and the speed-up against float32.
 
-A last table times the critics' Q head, one output column, as a batched matmul (``baddbmm``) and as
+A second table times the critics' Q head, one output column, as a batched matmul (``baddbmm``) and as
 the multiply-and-sum ``EnsembleLinear`` uses for it, forward and forward plus backward.
+
+    python benchmarks/matmul_shapes.py --ceiling       # how close the whole update comes to the matmul ceiling
+
+``--ceiling`` instead lists every matmul of one default SoftAC update (its forward passes and the
+backward's weight and input gradients, :func:`update_matmuls`) with its FLOPs, and prints, as medians of
+interleaved repeats in this process: the machine's fp32 matmul rate (a 2048^3 matmul), the ceiling in
+updates/s it allows (that rate / the update's FLOPs), the update's matmuls alone timed back to back,
+and SoftAC's measured updates/s (``train()`` on a filled buffer), each as a fraction of the ceiling.
 """
 
 import argparse
@@ -19,8 +27,11 @@ import statistics
 import time
 from collections.abc import Callable
 
+import gymnasium as gym
+import numpy as np
 import torch as th
 
+from sb3_softac import SoftAC
 from sb3_softac.policies import EnsembleLinear
 
 
@@ -56,7 +67,11 @@ def main() -> None:
     parser.add_argument("--critics", type=int, default=2, help="critics in the ensemble (default: 2)")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default: 5)")
     parser.add_argument("--calls", type=int, default=200, help="calls per timing (default: 200)")
+    parser.add_argument("--ceiling", action="store_true", help="the update's matmuls and SoftAC's update against the ceiling")
     args = parser.parse_args()
+    if args.ceiling:
+        time_against_ceiling(args.obs, args.act, args.hidden, args.batch, args.critics, args.repeats)
+        return
     onednn = th.backends.mkldnn.matmul
     print(f"torch {th.__version__}, {th.get_num_threads()} threads")
     print(f"{'matmul':46s} {'fp32':>9s} {'bf16 mode':>10s} {'bf16':>9s}   speed-up (mode, bf16)")
@@ -96,6 +111,99 @@ def time_q_head(critics: int, batch: int, hidden: int, repeats: int, calls: int)
     print("\nQ head (C, B, H) x (C, H, 1), fp32")
     for name, values in times.items():
         print(f"  {name:36s} {statistics.median(values):8.1f}us")
+
+
+def update_matmuls(obs: int, act: int, hidden: int, batch: int, critics: int) -> list[tuple[str, tuple, tuple, int]]:
+    """
+    Every matmul of one default SoftAC update (joint order, two hidden layers, Gaussian actor), as
+    (name, left shape, right shape, calls per update). The actor runs on s (with gradient) and on s'
+    (without); the critics on (s, a) and (s, a_pi) with gradient (weights, and inputs only) and the
+    target critics on (s', a'); the Q head counts as a matmul with one output column.
+    """
+    obs_act, heads = obs + act, 2  # the actor's mean and log-std heads
+    return [
+        ("actor fwd in", (batch, obs), (obs, hidden), 2),
+        ("actor fwd hid", (batch, hidden), (hidden, hidden), 2),
+        ("actor fwd heads", (batch, hidden), (hidden, act), 2 * heads),
+        ("actor bwd heads dW", (hidden, batch), (batch, act), heads),
+        ("actor bwd heads dX", (batch, act), (act, hidden), heads),
+        ("actor bwd hid dW", (hidden, batch), (batch, hidden), 1),
+        ("actor bwd hid dX", (batch, hidden), (hidden, hidden), 1),
+        ("actor bwd in dW", (obs, batch), (batch, hidden), 1),
+        ("critic fwd in", (critics, batch, obs_act), (critics, obs_act, hidden), 3),
+        ("critic fwd hid", (critics, batch, hidden), (critics, hidden, hidden), 3),
+        ("critic fwd head", (critics, batch, hidden), (critics, hidden, 1), 3),
+        ("critic bwd head dW", (critics, hidden, batch), (critics, batch, 1), 1),
+        ("critic bwd head dX", (critics, batch, 1), (critics, 1, hidden), 2),
+        ("critic bwd hid dW", (critics, hidden, batch), (critics, batch, hidden), 1),
+        ("critic bwd hid dX", (critics, batch, hidden), (critics, hidden, hidden), 2),
+        ("critic bwd in dW", (critics, obs_act, batch), (critics, batch, hidden), 1),
+        ("critic bwd in dX", (critics, batch, hidden), (critics, hidden, obs_act), 1),
+    ]
+
+
+def matmul_flop(left: tuple, right: tuple) -> int:
+    """2 m n k per product, times the leading (ensemble) dimension if there is one."""
+    return 2 * int(np.prod(left)) * right[-1]
+
+
+class RandomBoxEnv(gym.Env):
+    """Random observations of size ``obs`` and actions of size ``act``: enough to fill a replay buffer."""
+
+    def __init__(self, obs: int, act: int) -> None:
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (obs,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (act,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        return self.observation_space.sample(), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        return self.observation_space.sample(), 0.0, False, False, {}
+
+
+def time_against_ceiling(obs: int, act: int, hidden: int, batch: int, critics: int, repeats: int) -> None:
+    """Print the update's matmuls, the fp32 matmul ceiling, and the matmuls alone and SoftAC's update against it."""
+    matmuls = update_matmuls(obs, act, hidden, batch, critics)
+    flop = sum(matmul_flop(left, right) * count for _, left, right, count in matmuls)
+    operands = [(th.randn(left), th.randn(right), count) for _, left, right, count in matmuls]
+    big = th.randn(2048, 2048), th.randn(2048, 2048)
+    model = SoftAC(
+        "MlpPolicy",
+        RandomBoxEnv(obs, act),
+        batch_size=batch,
+        learning_starts=1000,
+        policy_kwargs=dict(net_arch=[hidden, hidden], n_critics=critics),
+        seed=0,
+    )
+    model.learn(1000)
+
+    def matmuls_alone() -> None:
+        for left, right, count in operands:
+            for _ in range(count):
+                th.matmul(left, right)
+
+    def updates() -> None:
+        model.train(gradient_steps=20, batch_size=batch)
+
+    peak, alone, update = [], [], []
+    for _ in range(repeats):
+        peak.append(2 * 2048**3 / time_call(lambda: th.matmul(*big), 10) * 1e-3)  # GFLOP/s
+        alone.append(time_call(matmuls_alone, 50))  # microseconds per update
+        update.append(time_call(updates, 5) / 20)
+    peak_rate, alone_us, update_us = (statistics.median(values) for values in (peak, alone, update))
+    ceiling = peak_rate * 1e9 / flop
+    print(f"torch {th.__version__}, {th.get_num_threads()} threads; obs {obs}, act {act}, hidden {hidden}, batch {batch}")
+    print(f"{'matmul of one update':24s} {'left':>16s} {'right':>16s} {'calls':>5s} {'MFLOP':>8s}")
+    for name, left, right, count in matmuls:
+        print(f"{name:24s} {left!s:>16s} {right!s:>16s} {count:5d} {matmul_flop(left, right) * count / 1e6:8.2f}")
+    print(f"one update: {flop / 1e9:.3f} GFLOP in matmuls")
+    print(f"fp32 matmul rate (2048^3), median of {repeats}: {peak_rate:.1f} GFLOP/s -> ceiling {ceiling:.1f} updates/s")
+    for name, micros in (("the update's matmuls alone", alone_us), ("SoftAC update (train)", update_us)):
+        print(
+            f"{name:28s} {micros:8.1f} us/update = {1e6 / micros:7.1f} updates/s = "
+            f"{1e6 / micros / ceiling:5.1%} of the ceiling"
+        )
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py                       # HalfCheetah-v5, CPU, torch's default threads
     python benchmarks/throughput.py --update-only         # gradient steps/s on a filled buffer, no env
+    python benchmarks/throughput.py --update-only --steps-per-call 300 --steps 300   # one train() call of 300 steps
     python benchmarks/throughput.py --bf16                # SoftAC with bf16 matmuls (bf16_matmuls=True)
     # SoftAC's one-backward step and SB3's order (update_order="critic_first"):
     python benchmarks/throughput.py --update-order both
@@ -14,6 +15,8 @@
 
 Setup as in the speed issue: batch 256, [256, 256] networks, 2 critics, 1 gradient step per env step.
 Repeats are interleaved (SoftAC, SAC, [SBX], SoftAC, SAC, ...) so machine noise hits all alike.
+SBX runs each repeat in a fresh process of its own: JAX's CPU runtime keeps threads that, in the same
+process, slowed the PyTorch learners by about a third (``benchmarks/results/cpu/README.md``).
 Reports the steady-state rate after learning_starts: median and min-max over the repeats; the last
 lines are the ratios of medians SoftAC / SB3 SAC and, with --presets, each preset / SoftAC's default.
 A preset keeps its own gradient_steps (DroQ 20, SR-SAC 32 per environment step), widths and options;
@@ -21,9 +24,12 @@ its policy_kwargs are merged over the common [256, 256] networks.
 """
 
 import argparse
+import importlib.util
+import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import torch as th
 
@@ -115,17 +121,30 @@ def env_steps_per_second(make: Callable, env: str, device: str, options: argpars
 
 
 def updates_per_second(make: Callable, env: str, device: str, options: argparse.Namespace, steps: int) -> float:
-    """Gradient steps/s of train() alone (one call per step, as in learn()), on LEARNING_STARTS random transitions."""
+    """
+    Gradient steps/s of train() alone, on LEARNING_STARTS random transitions: ``steps`` calls of one
+    gradient step (as learn() runs them at train_freq=1, gradient_steps=1), or with ``--steps-per-call N``
+    ``steps // N`` calls of N gradient steps each (high replay ratios, train_freq in episodes), after a
+    warm-up call of the same size (SBX compiles its loop for each size).
+    """
     model = make(env, device, options)
     model.learn(LEARNING_STARTS)
-    for _ in range(20):
-        model.train(gradient_steps=1, batch_size=256)
+    per_call = options.steps_per_call
+    calls = max(steps // per_call, 1)
+    for _ in range(20 if per_call == 1 else 1):
+        model.train(gradient_steps=per_call, batch_size=256)
     synchronize(device)
     start = time.perf_counter()
-    for _ in range(steps):
-        model.train(gradient_steps=1, batch_size=256)
+    for _ in range(calls):
+        model.train(gradient_steps=per_call, batch_size=256)
     synchronize(device)
-    return steps / (time.perf_counter() - start)
+    return calls * per_call / (time.perf_counter() - start)
+
+
+def measure_in_process(measure: Callable, make: Callable, options: argparse.Namespace) -> float:
+    """``measure(make, ...)`` in a fresh process, so that its runtime's threads leave this process alone."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(measure, make, options.env, options.device, options, options.steps).result()
 
 
 def synchronize(device: str) -> None:
@@ -141,6 +160,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000, help="timed steps per repeat (default: 1000)")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default: 3)")
     parser.add_argument("--update-only", action="store_true", help="time gradient steps only, no env interaction")
+    parser.add_argument(
+        "--steps-per-call",
+        type=int,
+        default=1,
+        help="--update-only: gradient steps per train() call (default: 1, as learn() at gradient_steps=1)",
+    )
     parser.add_argument("--bf16", action="store_true", help="SoftAC with bf16 matmuls (opt-in)")
     parser.add_argument(
         "--compile", choices=list(COMPILE_CHOICES), default="off", help="SoftAC with torch.compile on the update"
@@ -152,33 +177,38 @@ def main() -> None:
         help="SoftAC's update order: one backward for all losses (default), or SB3's (critics stepped first)",
     )
     parser.add_argument("--no-cuda-graphs", action="store_true", help="SoftAC without its CUDA-graph replay (CUDA only)")
+    parser.add_argument("--no-sbx", action="store_true", help="leave SBX out even when installed")
     parser.add_argument("--presets", nargs="*", default=[], choices=list(PRESETS), help="also time these SoftAC presets")
     parser.add_argument("--warmup", type=int, default=200, help="training steps before timing, env-steps mode (default: 200)")
     args = parser.parse_args()
+    if args.steps_per_call < 1 or (args.steps_per_call > 1 and not args.update_only):
+        parser.error(f"--steps-per-call {args.steps_per_call}: use an integer >= 1, and values above 1 with --update-only")
     if args.threads is not None:
         th.set_num_threads(args.threads)
 
     variant = "".join(f" {name}" for name, on in [("bf16", args.bf16), ("no-graphs", args.no_cuda_graphs)] if on)
     implementations = softac_implementations(args.compile, args.update_order, variant, tuple(args.presets))
     implementations["SB3 SAC"] = make_sb3
-    try:
-        import sbx  # noqa: F401
-
+    if importlib.util.find_spec("sbx") is not None and not args.no_sbx:  # not imported here: see the docstring
         implementations["SBX SAC"] = make_sbx
-    except ImportError:
-        pass
     measure = updates_per_second if args.update_only else env_steps_per_second
     unit = "updates/s" if args.update_only else "env-steps/s"
     device_name = th.cuda.get_device_name() if th.device(args.device).type == "cuda" else "cpu"
     print(
         f"{args.env}, device {args.device} ({device_name}), torch {th.__version__}, {th.get_num_threads()} torch threads, "
         f"{args.steps} steps x {args.repeats} repeats, {unit}"
+        + f", {args.steps_per_call} steps per train() call"
+        * args.update_only
     )
 
     rates: dict[str, list[float]] = {name: [] for name in implementations}
     for repeat in range(args.repeats):
         for name, make in implementations.items():
-            rates[name].append(measure(make, args.env, args.device, args, args.steps))
+            rates[name].append(
+                measure_in_process(measure, make, args)
+                if make is make_sbx
+                else measure(make, args.env, args.device, args, args.steps)
+            )
             print(f"  repeat {repeat + 1}: {name:26s} {rates[name][-1]:8.1f} {unit}", flush=True)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     for name, values in rates.items():

@@ -33,3 +33,44 @@ def test_presets_are_timed_with_their_own_settings_over_the_common_networks():
     assert droq.policy_kwargs["net_arch"] == [256, 256] and droq.policy_kwargs["dropout_rate"] == 0.01
     crossq = implementations["SoftAC preset crossq"]("Pendulum-v1", "cpu", options)
     assert crossq.critic_target is None and crossq.policy_kwargs["net_arch"] == dict(pi=[256, 256], qf=[2048, 2048])
+
+
+def test_steps_per_call_times_calls_of_that_many_gradient_steps_after_one_warm_up_call():
+    made = []
+
+    def make(env, device, options):
+        made.append(throughput.softac_maker(False, "joint")(env, device, options))
+        return made[-1]
+
+    for per_call, steps, expected_updates in [(1, 3, 20 + 3), (5, 10, 5 + 10), (5, 3, 5 + 5)]:
+        options = argparse.Namespace(bf16=False, no_cuda_graphs=False, steps_per_call=per_call)
+        assert throughput.updates_per_second(make, "Pendulum-v1", "cpu", options, steps) > 0
+        assert made[-1]._n_updates == expected_updates
+
+
+def test_the_ceilings_matmul_list_is_the_updates_matmuls():
+    # FlopCounterMode counts every matmul one default update runs; the critics' Q head is the
+    # multiply-and-sum (not a matmul op), which update_matmuls lists as a one-column matmul.
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmarks.matmul_shapes import RandomBoxEnv, matmul_flop, update_matmuls
+    from sb3_softac import SoftAC
+
+    for obs, act, hidden, batch in [(17, 6, 256, 256), (5, 3, 64, 32)]:
+        model = SoftAC(
+            "MlpPolicy",
+            RandomBoxEnv(obs, act),
+            batch_size=batch,
+            learning_starts=100,
+            seed=0,
+            policy_kwargs=dict(net_arch=[hidden] * 2),
+        )
+        model.learn(100)
+        with FlopCounterMode(display=False) as counter:
+            model.train(gradient_steps=1, batch_size=batch)
+        listed = update_matmuls(obs, act, hidden, batch, critics=2)
+        not_heads = [
+            (left, right, count) for name, left, right, count in listed if not name.startswith("critic") or "head" not in name
+        ]
+        assert counter.get_total_flops() == sum(matmul_flop(left, right) * count for left, right, count in not_heads)
+        assert len(not_heads) == len(listed) - 3
