@@ -194,11 +194,10 @@ def main() -> None:
     measure = updates_per_second if args.update_only else env_steps_per_second
     unit = "updates/s" if args.update_only else "env-steps/s"
     device_name = th.cuda.get_device_name() if th.device(args.device).type == "cuda" else "cpu"
+    per_call = f", {args.steps_per_call} steps per train() call" if args.update_only else ""
     print(
         f"{args.env}, device {args.device} ({device_name}), torch {th.__version__}, {th.get_num_threads()} torch threads, "
-        f"{args.steps} steps x {args.repeats} repeats, {unit}"
-        + f", {args.steps_per_call} steps per train() call"
-        * args.update_only
+        f"{args.steps} steps x {args.repeats} repeats, {unit}{per_call}"
     )
 
     rates: dict[str, list[float]] = {name: [] for name in implementations}
