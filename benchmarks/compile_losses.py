@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 import torch as th
-from matmul_shapes import RandomBoxEnv  # benchmarks/ is sys.path[0] when this runs as a script
+from matmul_shapes import model_on_random_transitions  # benchmarks/ is sys.path[0] when this runs as a script
 
 from sb3_softac import SoftAC
 
@@ -29,8 +29,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default: 5)")
     parser.add_argument("--steps", type=int, default=200, help="timed updates per repeat (default: 200)")
     args = parser.parse_args()
-    model = SoftAC("MlpPolicy", RandomBoxEnv(17, 6), batch_size=256, learning_starts=1000, seed=0)
-    model.learn(1000)
+    model = model_on_random_transitions(SoftAC, obs=17, act=6)
     actor, critic, target = model.actor, model.critic, model.critic_target
     assert target is not None and model.log_ent_coef is not None and model.ent_coef_optimizer is not None
     optimizers = [actor.optimizer, critic.optimizer, model.ent_coef_optimizer]

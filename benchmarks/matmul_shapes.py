@@ -26,6 +26,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -162,13 +163,15 @@ class RandomBoxEnv(gym.Env):
         return self.observation_space.sample(), 0.0, False, False, {}
 
 
-def time_against_ceiling(obs: int, act: int, hidden: int, batch: int, critics: int, repeats: int) -> None:
-    """Print the update's matmuls, the fp32 matmul ceiling, and the matmuls alone and SoftAC's update against it."""
-    matmuls = update_matmuls(obs, act, hidden, batch, critics)
-    flop = sum(matmul_flop(left, right) * count for _, left, right, count in matmuls)
-    operands = [(th.randn(left), th.randn(right), count) for _, left, right, count in matmuls]
-    big = th.randn(2048, 2048), th.randn(2048, 2048)
-    model = SoftAC(
+def model_on_random_transitions(
+    model_class: type, obs: int, act: int, hidden: int = 256, batch: int = 256, critics: int = 2
+) -> Any:
+    """
+    A ``model_class`` (SoftAC or SB3's SAC) with batch ``batch``, ``[hidden, hidden]`` networks and
+    ``critics`` critics on a :class:`RandomBoxEnv`, its buffer filled with 1,000 random transitions (no
+    gradient step yet): the update does not depend on the env, so this times it without physics.
+    """
+    model = model_class(
         "MlpPolicy",
         RandomBoxEnv(obs, act),
         batch_size=batch,
@@ -177,6 +180,16 @@ def time_against_ceiling(obs: int, act: int, hidden: int, batch: int, critics: i
         seed=0,
     )
     model.learn(1000)
+    return model
+
+
+def time_against_ceiling(obs: int, act: int, hidden: int, batch: int, critics: int, repeats: int) -> None:
+    """Print the update's matmuls, the fp32 matmul ceiling, and the matmuls alone and SoftAC's update against it."""
+    matmuls = update_matmuls(obs, act, hidden, batch, critics)
+    flop = sum(matmul_flop(left, right) * count for _, left, right, count in matmuls)
+    operands = [(th.randn(left), th.randn(right), count) for _, left, right, count in matmuls]
+    big = th.randn(2048, 2048), th.randn(2048, 2048)
+    model = model_on_random_transitions(SoftAC, obs, act, hidden, batch, critics)
 
     def matmuls_alone() -> None:
         for left, right, count in operands:

@@ -53,19 +53,11 @@ def test_the_ceilings_matmul_list_is_the_updates_matmuls():
     # multiply-and-sum (not a matmul op), which update_matmuls lists as a one-column matmul.
     from torch.utils.flop_counter import FlopCounterMode
 
-    from benchmarks.matmul_shapes import RandomBoxEnv, matmul_flop, update_matmuls
+    from benchmarks.matmul_shapes import matmul_flop, model_on_random_transitions, update_matmuls
     from sb3_softac import SoftAC
 
     for obs, act, hidden, batch in [(17, 6, 256, 256), (5, 3, 64, 32)]:
-        model = SoftAC(
-            "MlpPolicy",
-            RandomBoxEnv(obs, act),
-            batch_size=batch,
-            learning_starts=100,
-            seed=0,
-            policy_kwargs=dict(net_arch=[hidden] * 2),
-        )
-        model.learn(100)
+        model = model_on_random_transitions(SoftAC, obs, act, hidden, batch, critics=2)
         with FlopCounterMode(display=False) as counter:
             model.train(gradient_steps=1, batch_size=batch)
         listed = update_matmuls(obs, act, hidden, batch, critics=2)
