@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks of the speed issue, as one script for a lent GPU machine (see README "Speed"):
-# the CUDA-graph tests, then SoftAC vs SB3's SAC on the same GPU (env steps, update-only, compiled).
+# the CUDA-graph tests, then SoftAC vs SB3's SAC on the same GPU (env steps, update-only).
 # Run from the repo root. On a machine without internet, put wheels of SB3, gymnasium and mujoco in
 # .devwheels/ first (pip download them for its Python); results go to $OUT (default: benchmarks/results/).
-#   bash benchmarks/gpu_check.sh [tests] [throughput] [update-only] [compiled] [both]    (default: all but both)
+#   bash benchmarks/gpu_check.sh [tests] [throughput] [update-only]    (default: all)
 set -uo pipefail
 OUT=${OUT:-benchmarks/results}
 mkdir -p "$OUT"
@@ -16,14 +16,12 @@ run() {  # name, limit in seconds, command...
     echo "=== $name: $*"
     timeout "$limit" "$@" 2>&1 | tee "$OUT/$name.txt" | grep -v "^  repeat\|Warning\|warn("
 }
-stages=${*:-tests throughput update-only compiled}
+stages=${*:-tests throughput update-only}
 for stage in $stages; do
     case $stage in
         tests) run gpu_tests 200 python3 -m pytest -q -s -p no:cacheprovider tests/test_cuda_graphs.py ;;
         throughput) run gpu_throughput 120 python3 benchmarks/throughput.py --device cuda --steps 2000 --repeats 3 ;;
         update-only) run gpu_throughput_update_only 80 python3 benchmarks/throughput.py --device cuda --update-only --steps 2000 --repeats 3 ;;
-        compiled) run gpu_throughput_compiled 200 python3 benchmarks/throughput.py --device cuda --compile on --steps 2000 --repeats 2 ;;
-        both) run gpu_throughput_both 240 python3 benchmarks/throughput.py --device cuda --compile both --steps 2000 --repeats 3 ;;
-        *) echo "unknown stage $stage (tests, throughput, update-only, compiled, both)"; exit 2 ;;
+        *) echo "unknown stage $stage (tests, throughput, update-only)"; exit 2 ;;
     esac
 done

@@ -6,9 +6,8 @@
     python benchmarks/throughput.py --bf16                # SoftAC with bf16 matmuls (bf16_matmuls=True)
     # SoftAC's one-backward step and SB3's order (update_order="critic_first"):
     python benchmarks/throughput.py --update-order both
+    python benchmarks/throughput.py --compile both        # SoftAC eager and with compile_update=True, in one run
     python benchmarks/throughput.py --device cuda         # SoftAC's update replayed as a CUDA graph (its default on CUDA)
-    python benchmarks/throughput.py --device cuda --compile on     # ... and torch.compile-d (compile_update=True)
-    python benchmarks/throughput.py --device cuda --compile both   # both SoftAC variants against SB3, in one run
     python benchmarks/throughput.py --device cuda --threads 1 --env dmc-cheetah-run-v0 --repeats 5
     # The SAC-family presets (sb3_softac.PRESETS) at their papers' settings, per environment step:
     python benchmarks/throughput.py --presets droq crossq sr_sac --steps 100 --warmup 50
@@ -18,7 +17,8 @@ Repeats are interleaved (SoftAC, SAC, [SBX], SoftAC, SAC, ...) so machine noise 
 SBX runs each repeat in a fresh process of its own: JAX's CPU runtime keeps threads that, in the same
 process, slowed the PyTorch learners by about a third (``benchmarks/results/cpu/README.md``).
 Reports the steady-state rate after learning_starts: median and min-max over the repeats; the last
-lines are the ratios of medians SoftAC / SB3 SAC and, with --presets, each preset / SoftAC's default.
+lines are the ratios of medians SoftAC / SB3 SAC, each learner / SBX SAC when SBX ran, and with
+--presets each preset / SoftAC's default.
 A preset keeps its own gradient_steps (DroQ 20, SR-SAC 32 per environment step), widths and options;
 its policy_kwargs are merged over the common [256, 256] networks.
 """
@@ -168,7 +168,10 @@ def main() -> None:
     )
     parser.add_argument("--bf16", action="store_true", help="SoftAC with bf16 matmuls (opt-in)")
     parser.add_argument(
-        "--compile", choices=list(COMPILE_CHOICES), default="off", help="SoftAC with torch.compile on the update"
+        "--compile",
+        choices=list(COMPILE_CHOICES),
+        default="off",
+        help="SoftAC with compile_update=True (CPU: the step as one compiled graph)",
     )
     parser.add_argument(
         "--update-order",
@@ -214,6 +217,9 @@ def main() -> None:
         print(f"{name:26s} median {medians[name]:8.1f} {unit} (min {min(values):.1f}, max {max(values):.1f})")
     for softac in [name for name in medians if name.startswith("SoftAC")]:
         print(f"ratio {softac} / SB3 SAC: {medians[softac] / medians['SB3 SAC']:.2f}x")
+    for learner in [name for name in medians if name.startswith("SoftAC") or name == "SB3 SAC"]:
+        if "SBX SAC" in medians:
+            print(f"ratio {learner} / SBX SAC: {medians[learner] / medians['SBX SAC']:.2f}x")
     default = next(iter(medians))
     for preset in [name for name in medians if name.startswith("SoftAC preset")]:
         print(f"ratio {preset} / {default}: {medians[preset] / medians[default]:.3f}x")

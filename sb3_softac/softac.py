@@ -12,10 +12,9 @@ CrossQ (Bhatt et al. 2024, arXiv 1902.05605: no target networks, Batch Renormali
 pass) and periodic resets (Nikishin et al. 2022, arXiv 2205.07802; D'Oro et al. 2023, "SR-SAC").
 """
 
-import functools
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import warnings
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
@@ -34,7 +33,6 @@ from stable_baselines3.common.type_aliases import (
     Schedule,
 )
 from stable_baselines3.common.utils import FloatSchedule, get_parameters_by_name
-from torch import nn
 
 from sb3_softac.buffers import (
     DeviceReplayBuffer,
@@ -44,6 +42,7 @@ from sb3_softac.buffers import (
 )
 from sb3_softac.checkpoints import sb3_sac_policy_equivalent
 from sb3_softac.cuda_graphs import CapturedStep, set_capturable, supports_capture
+from sb3_softac.functional_step import Reparametrized, adam_, ensure_adam_state, own_code, unsupported_reason
 from sb3_softac.layers import running_statistics
 from sb3_softac.migration import (
     SB3_ONLY_ATTRIBUTES,
@@ -141,18 +140,6 @@ def restart_optimizer(optimizer: th.optim.Optimizer) -> None:
                 value.zero_()
 
 
-@contextmanager
-def frozen(parameters: list[nn.Parameter]) -> Iterator[None]:
-    """Temporarily stop gradients into ``parameters`` (gradients still flow through them to their inputs)."""
-    for param in parameters:
-        param.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for param in parameters:
-            param.requires_grad_(True)
-
-
 class SoftAC(OffPolicyAlgorithm):
     """
     Soft Actor-Critic (SAC), written from the papers, with the constructor of SB3's ``SAC``.
@@ -211,8 +198,14 @@ class SoftAC(OffPolicyAlgorithm):
         the stepped critics (a second backward pass).
     :param bf16_matmuls: Run the update's matmuls in bfloat16 (``torch.autocast``); losses and optimizer
         stay float32. Pays off where the hardware has bf16 matmul units (CPUs with AMX, recent GPUs).
-    :param compile_update: ``torch.compile`` the gradient step (fuses its elementwise kernels; compiling
-        takes a while, and on CPU the compiled step was slower, see the docs' speed page).
+    :param compile_update: On CPU, run each gradient step as one ``torch.compile``-d graph: the same update
+        computed functionally (``torch.func`` gradients, Adam on the optimizers' own state,
+        ``functional_step.py``), about 1.4x the eager step's speed (see the docs' speed page). The first
+        ``train()`` call compiles (seconds; Inductor needs a C++ compiler). It covers
+        ``update_order="joint"``, ``torch.optim.Adam`` without weight decay or AMSGrad, no gSDE, no Batch
+        Renormalization (CrossQ) and no image observations; otherwise, and on CUDA (where CUDA graphs
+        replay the eager step), the steps run eagerly, with a warning that says why (see
+        :meth:`functional_step_unsupported`).
     :param cuda_graphs: On CUDA, replay each gradient step as one CUDA graph (``cuda_graphs.py``); not
         with gSDE. No effect on CPU.
     :param check_finite: Stop with a :class:`NonFiniteError` on NaN/inf from the env (observation, reward,
@@ -345,7 +338,9 @@ class SoftAC(OffPolicyAlgorithm):
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Adam | None = None
         self._step_config: tuple[Any, ...] | None = None  # see _compiled_steps
-        self._stat_names: dict[bool, list[str]] = {}  # see _step_statistics
+        self._learning_rate_tensor: th.Tensor | None = None  # see _prepare_functional_step
+        self._qf_learning_rate_tensor: th.Tensor | None = None
+        self._stat_names: dict[bool, list[str]] = {}  # see _step_function
         self._n_resets = 0  # resets done so far (see _reset_if_due); saved, so a resumed run keeps the schedule
         if _init_setup_model:
             self._setup_model()
@@ -410,10 +405,16 @@ class SoftAC(OffPolicyAlgorithm):
         else:
             self.ent_coef_tensor = th.tensor(init_value, device=self.device)
 
-    def _entropy_coefficient(self) -> th.Tensor:
-        """The current temperature alpha, detached: each loss treats it as a constant."""
-        if self.log_ent_coef is not None:
-            return self.log_ent_coef.detach().exp()
+    def _entropy_coefficient(self, log_alpha: th.Tensor | None = None) -> th.Tensor:
+        """
+        The current temperature alpha, detached: each loss treats it as a constant.
+
+        :param log_alpha: The learned ``log alpha`` to read (the functional step's stand-in for
+            ``log_ent_coef``); by default the model's own.
+        """
+        log_alpha = self.log_ent_coef if log_alpha is None else log_alpha
+        if log_alpha is not None:
+            return log_alpha.detach().exp()
         return self.ent_coef_tensor
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
@@ -495,6 +496,9 @@ class SoftAC(OffPolicyAlgorithm):
         qf_learning_rate = self.qf_lr_schedule(self._current_progress_remaining)
         if self.qf_learning_rate is not None:
             self.logger.record("train/qf_learning_rate", qf_learning_rate)
+        for tensor, rate in ((self._learning_rate_tensor, learning_rate), (self._qf_learning_rate_tensor, qf_learning_rate)):
+            if tensor is not None:  # read by the compiled functional step
+                tensor.fill_(rate)
         for optimizer in optimizers if isinstance(optimizers, list) else [optimizers]:
             rate = qf_learning_rate if optimizer is self.critic.optimizer else learning_rate
             for group in optimizer.param_groups:
@@ -507,7 +511,8 @@ class SoftAC(OffPolicyAlgorithm):
         """
         The gradient steps as ``train()`` runs them, keyed by ``update_actor`` (critics only, or all three
         updates), rebuilt when ``compile_update``, ``cuda_graphs``, ``bf16_matmuls``, ``temperature_loss``
-        or ``update_order`` change: eager, ``torch.compile``-d, and on CUDA replayed as CUDA graphs.
+        or ``update_order`` change: eager (on CUDA replayed as CUDA graphs), or with ``compile_update``
+        the functional step compiled as one graph where it applies (:meth:`functional_step_unsupported`).
         """
         use_graph = (
             self.cuda_graphs
@@ -515,27 +520,88 @@ class SoftAC(OffPolicyAlgorithm):
             and not self.use_sde
             and all(map(supports_capture, self._optimizers()))
         )
-        config = (use_graph, self.compile_update, self.bf16_matmuls, self.temperature_loss, self.update_order)
+        unsupported = self.functional_step_unsupported() if self.compile_update else None
+        functional = self.compile_update and unsupported is None
+        config = (use_graph, functional, self.compile_update, self.bf16_matmuls, self.temperature_loss, self.update_order)
         if self._step_config != config:
+            if unsupported is not None:
+                warnings.warn(f"compile_update=True: this model's gradient steps run eagerly, because of {unsupported}.")
             for optimizer in self._optimizers():
                 if supports_capture(optimizer):
                     set_capturable(optimizer, use_graph)
+            if functional:
+                self._prepare_functional_step()
             self._steps: dict[bool, Callable[[ReplayBufferSamples], th.Tensor]] = {}
             for update_actor in (True, False):
-                step: Callable[[ReplayBufferSamples], th.Tensor] = functools.partial(
-                    self._step_statistics, update_actor=update_actor
-                )
-                step = th.compile(step) if self.compile_update else step
+                step = self._step_function(update_actor, functional)
                 self._steps[update_actor] = CapturedStep(step) if use_graph else step
             self._step_config = config
         return self._steps
 
-    def _step_statistics(self, data: ReplayBufferSamples, update_actor: bool = True) -> th.Tensor:
-        """One gradient step (under bf16 autocast if enabled); its statistics as one vector, named by ``_stat_names``."""
-        with th.autocast(self.device.type, dtype=th.bfloat16, enabled=self.bf16_matmuls):
-            stats = self._gradient_step(data, update_actor)
-        self._stat_names[update_actor] = list(stats)
-        return th.stack([value.reshape(()) for value in stats.values()])
+    def functional_step_unsupported(self) -> str | None:
+        """
+        :return: Why ``compile_update=True`` compiles the eager step rather than the functional one
+            (``functional_step.py``) for this model, or ``None`` when it compiles the functional one.
+        """
+        return unsupported_reason(
+            self.device, self.update_order, self.use_sde, self.policy, self._optimizers(), self.observation_space
+        )
+
+    def _prepare_functional_step(self) -> None:
+        """What :meth:`_functional_gradient_step` looks up: each optimizer's parameter names, its state,
+        and the learning rates as tensors (a schedule then changes values, not the compiled graph)."""
+        names = {id(parameter): name for name, parameter in self.policy.named_parameters()}
+        names[id(self.log_ent_coef)] = "log_alpha"
+        self._parameter_names = {
+            id(optimizer): [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
+            for optimizer in self._optimizers()
+        }
+        self._trained_names = {  # the policy's parameters each kind of step trains
+            update_actor: [
+                name
+                for optimizer in self._optimizers(update_actor)
+                for name in self._parameter_names[id(optimizer)]
+                if name != "log_alpha"
+            ]
+            for update_actor in (True, False)
+        }
+        for optimizer in self._optimizers():
+            ensure_adam_state(optimizer)  # type: ignore[arg-type]
+        self._reparametrized = Reparametrized(self.policy)
+        self._learning_rate_tensor = th.tensor(float(self.actor.optimizer.param_groups[0]["lr"]), device=self.device)
+        self._qf_learning_rate_tensor = th.tensor(float(self.critic.optimizer.param_groups[0]["lr"]), device=self.device)
+
+    def _functional_learning_rates(self, update_actor: bool) -> list[th.Tensor]:
+        """The learning-rate tensors of ``self._optimizers(update_actor)``, in that order."""
+        rates = [
+            self._qf_learning_rate_tensor if optimizer is self.critic.optimizer else self._learning_rate_tensor
+            for optimizer in self._optimizers(update_actor)
+        ]
+        return cast(list[th.Tensor], rates)  # set by _prepare_functional_step
+
+    def _step_function(self, update_actor: bool, functional: bool) -> Callable[[ReplayBufferSamples], th.Tensor]:
+        """
+        One kind of gradient step as ``train()`` calls it: eager, or functional and ``torch.compile``-d,
+        under bf16 autocast if enabled; it returns its statistics as one vector,
+        named by ``_stat_names`` (recorded outside the compiled part, which then never sees them change).
+
+        :param update_actor: Whether the step updates the actor and the temperature too.
+        :param functional: :meth:`_functional_gradient_step` rather than :meth:`_gradient_step`.
+        """
+
+        def step(data: ReplayBufferSamples) -> dict[str, th.Tensor]:
+            with th.autocast(self.device.type, dtype=th.bfloat16, enabled=self.bf16_matmuls):
+                return (self._functional_gradient_step if functional else self._gradient_step)(data, update_actor)
+
+        if functional:
+            step = th.compile(own_code(step), fullgraph=True)
+
+        def step_statistics(data: ReplayBufferSamples) -> th.Tensor:
+            stats = step(data)
+            self._stat_names[update_actor] = list(stats)
+            return th.stack([value.reshape(()) for value in stats.values()])
+
+        return step_statistics
 
     def _critic_values(self, data: ReplayBufferSamples, next_actions: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         """
@@ -560,11 +626,74 @@ class SoftAC(OffPolicyAlgorithm):
     def _gradient_step(self, data: ReplayBufferSamples, update_actor: bool = True) -> dict[str, th.Tensor]:
         """
         One update on one minibatch: the critics, and the temperature and actor when ``update_actor``
-        (see ``policy_delay``); returns detached statistics.
+        (see ``policy_delay``); returns detached statistics. The losses are :meth:`_losses`; here autograd
+        takes their gradients and the optimizers step.
         """
         if self.use_sde:
             self.actor.reset_noise()  # log_std may have changed since the noise was sampled
-        alpha = self._entropy_coefficient()
+        optimizers = self._optimizers(update_actor)
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        step_critics_first = None
+        if self.update_order == "critic_first":  # SB3's order: the actor loss sees the stepped critics
+
+            def step_critics_first(critic_loss: th.Tensor) -> None:
+                critic_loss.backward()
+                self.critic.optimizer.step()
+
+            optimizers.remove(self.critic.optimizer)
+        loss, stats = self._losses(data, update_actor, self.log_ent_coef, step_critics_first)
+        if loss is not None:
+            loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        return stats
+
+    def _functional_gradient_step(self, data: ReplayBufferSamples, update_actor: bool = True) -> dict[str, th.Tensor]:
+        """
+        The same update as :meth:`_gradient_step` as one pure function, which ``torch.compile`` takes in one
+        graph (``compile_update=True`` on CPU, see ``functional_step.py``): ``torch.func.grad`` of
+        :meth:`_losses` over the parameters the optimizers hold, then Adam on the optimizers' own state.
+        """
+        optimizers = self._optimizers(update_actor)
+        parameters = dict(self.policy.named_parameters())
+        values: dict[str, th.Tensor] = {name: parameters[name] for name in self._trained_names[update_actor]}
+        if update_actor and self.log_ent_coef is not None:
+            values["log_alpha"] = self.log_ent_coef
+
+        def summed_loss(values: dict[str, th.Tensor]) -> tuple[th.Tensor, dict[str, th.Tensor]]:
+            log_alpha = values.get("log_alpha", self.log_ent_coef)
+            weights = {f"module.{name}": value for name, value in values.items() if name != "log_alpha"}
+            loss, stats = th.func.functional_call(self._reparametrized, weights, (self._losses, data, update_actor, log_alpha))
+            return loss, stats
+
+        gradients, stats = th.func.grad(summed_loss, has_aux=True)(values)
+        with th.no_grad():
+            for optimizer, lr in zip(optimizers, self._functional_learning_rates(update_actor)):
+                in_groups = [(parameter, group) for group in optimizer.param_groups for parameter in group["params"]]
+                for (parameter, group), name in zip(in_groups, self._parameter_names[id(optimizer)]):
+                    adam_(parameter, gradients[name], optimizer.state[parameter], group, lr)
+        return stats
+
+    def _losses(
+        self,
+        data: ReplayBufferSamples,
+        update_actor: bool,
+        log_alpha: th.Tensor | None,
+        step_critics_first: Callable[[th.Tensor], None] | None = None,
+    ) -> tuple[th.Tensor | None, dict[str, th.Tensor]]:
+        """
+        The losses of one update, each reaching only its own parameters, summed; every gradient step runs
+        these lines, eager (:meth:`_gradient_step`) or functional (:meth:`_functional_gradient_step`).
+
+        :param data: The minibatch.
+        :param update_actor: Whether the actor and temperature losses are included.
+        :param log_alpha: The learned ``log alpha`` (None with a fixed temperature).
+        :param step_critics_first: Called with the critic loss before the actor loss is taken, which it
+            then leaves out of the sum (``update_order="critic_first"``).
+        :return: The sum of the losses (None when none is left) and detached statistics.
+        """
+        alpha = self._entropy_coefficient(log_alpha)
         # n-step buffers give gamma^k per sample (k <= n, shorter at episode ends); else gamma.
         discounts = data.discounts if data.discounts is not None else self.gamma
 
@@ -586,27 +715,21 @@ class SoftAC(OffPolicyAlgorithm):
             target_q = data.rewards + (1.0 - data.dones) * discounts * soft_next_value
         # J_Q = sum_i 1/2 E[(Q_i(s, a) - y)^2]  (SAC18b Eq. 5, one term per critic)
         critic_loss = 0.5 * (current_q - target_q).pow(2).mean(dim=(1, 2)).sum()
-
-        optimizers = self._optimizers(update_actor)
-        for optimizer in optimizers:
-            optimizer.zero_grad()
-        losses = []
-        if self.update_order == "critic_first":  # SB3's order: the actor loss below sees the stepped critics
-            critic_loss.backward()
-            self.critic.optimizer.step()
-            optimizers.remove(self.critic.optimizer)
-        else:
-            losses.append(critic_loss)
         stats = {"ent_coef": alpha, "critic_loss": critic_loss.detach(), "q_mean": current_q.detach().mean()}
+        losses = [critic_loss]
+        if step_critics_first is not None:
+            step_critics_first(critic_loss)
+            losses = []
 
         if update_actor:
             # Actor: J_pi = E[alpha log pi(f(eps; s)|s) - min_i Q_i(s, f(eps; s))]  (SAC18b Eq. 9),
-            # gradients through the action (reparameterisation) but not into the critics' weights,
-            # and the critics' running normalisation statistics (CrossQ), which this pass leaves unchanged.
-            with frozen([p for group in self.critic.optimizer.param_groups for p in group["params"]]):
-                with running_statistics(self.critic):
-                    min_q_pi = self.critic.q_values(data.observations, actions_pi).min(dim=0).values
-            actor_loss = (alpha * log_prob - min_q_pi).mean()
+            # gradients through the action (reparameterisation) but not into the critics' weights
+            # (detached here), nor the critics' running normalisation statistics (CrossQ), which this
+            # pass leaves unchanged.
+            detached = {name: parameter.detach() for name, parameter in self.critic.named_parameters()}
+            with running_statistics(self.critic):
+                q_pi = th.stack(th.func.functional_call(self.critic, detached, (data.observations, actions_pi)))
+            actor_loss = (alpha * log_prob - q_pi.min(dim=0).values).mean()
             losses.append(actor_loss)
             stats.update(actor_loss=actor_loss.detach(), entropy=-log_prob.detach().mean())
 
@@ -614,21 +737,16 @@ class SoftAC(OffPolicyAlgorithm):
             # Its gradient is negative while the entropy -log pi is below H_0, so alpha grows, and vice versa.
             # "log_alpha" (default, SB3 and softlearning) puts log alpha in place of alpha: same sign and
             # fixed point, a gradient that does not shrink with alpha. "alpha" is the equation as written.
-            if self.ent_coef_optimizer is not None:
-                log_alpha = self.log_ent_coef
-                temperature = log_alpha if self.temperature_loss == "log_alpha" else log_alpha.exp()  # type: ignore[union-attr]
+            if log_alpha is not None:
+                temperature = log_alpha if self.temperature_loss == "log_alpha" else log_alpha.exp()
                 ent_coef_loss = -(temperature * (log_prob.detach() + self.target_entropy)).mean()  # type: ignore[operator]
                 losses.append(ent_coef_loss)
                 stats["ent_coef_loss"] = ent_coef_loss.detach()
 
-        # Each loss reaches only its own parameters (no_grad target, frozen critic, detached alpha and
-        # log pi), so one backward of the sum gives each optimizer exactly its loss's gradient, all at
+        # Each loss reaches only its own parameters (no_grad target, detached critics, detached alpha and
+        # log pi), so the gradient of the sum gives each optimizer exactly its loss's gradient, all at
         # the same parameters, as in the authors' softlearning code (update_order="joint").
-        if losses:
-            th.stack(losses).sum().backward()
-        for optimizer in optimizers:
-            optimizer.step()
-        return stats
+        return (th.stack(losses).sum() if losses else None), stats
 
     @th.no_grad()
     def _update_target_networks(self) -> None:
@@ -798,6 +916,7 @@ class SoftAC(OffPolicyAlgorithm):
         return [
             *super()._excluded_save_params(),
             *("actor", "critic", "critic_target", "_norm_stats", "_norm_stats_target", "_steps", "_step_config"),
+            *("_reparametrized", "_parameter_names", "_trained_names", "_learning_rate_tensor", "_qf_learning_rate_tensor"),
             *("_stat_names", "qf_lr_schedule"),
         ]
 
