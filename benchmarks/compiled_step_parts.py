@@ -7,10 +7,18 @@ On a SoftAC model at HalfCheetah sizes (batch 256, [256, 256], 2 critics) with a
 the time of the first ``train()`` call (compiling), then per gradient step in milliseconds (median of
 interleaved repeats): the compiled step on one fixed batch, replay sampling, the Polyak update, and
 ``train()`` with one and with 300 gradient steps per call (all of it: sampling, step, targets, logging).
+
+    python benchmarks/compiled_step_parts.py --cprofile 200         # then cProfile over 200 train() calls
+
+``--cprofile N`` adds the Python functions (and the compiled kernels, which cProfile sees as built-ins)
+with the most own time over N one-step ``train()`` calls: the step's time outside its kernels, such
+as Dynamo's wrapper, which checks the compiled graph's guards on every call.
 """
 
 import argparse
+import cProfile
 import functools
+import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -30,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", default=None, help="torch.compile mode (default: torch's default)")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats (default: 5)")
+    parser.add_argument("--cprofile", type=int, default=0, help="then profile this many train() calls (default: 0)")
     args = parser.parse_args()
     if args.mode is not None:
         th.compile = functools.partial(th.compile, mode=args.mode)  # type: ignore[assignment]  # what SoftAC calls
@@ -54,6 +63,15 @@ def main() -> None:
             times[name].append(measure())
     for name, values in times.items():
         print(f"{name:32s} {statistics.median(values):6.3f} ms per step (min {min(values):.3f}, max {max(values):.3f})")
+
+    if args.cprofile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.cprofile):
+            model.train(gradient_steps=1, batch_size=256)
+        profiler.disable()
+        print(f"\ncProfile, {args.cprofile} one-step train() calls, by own time:")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":

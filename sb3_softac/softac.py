@@ -338,6 +338,7 @@ class SoftAC(OffPolicyAlgorithm):
         self.log_ent_coef: th.Tensor | None = None
         self.ent_coef_optimizer: th.optim.Adam | None = None
         self._step_config: tuple[Any, ...] | None = None  # see _compiled_steps
+        self._functional_step_compiled = False  # whether _compiled_steps compiled the functional step
         self._learning_rate_tensor: th.Tensor | None = None  # see _prepare_functional_step
         self._qf_learning_rate_tensor: th.Tensor | None = None
         self._stat_names: dict[bool, list[str]] = {}  # see _step_function
@@ -520,12 +521,12 @@ class SoftAC(OffPolicyAlgorithm):
             and not self.use_sde
             and all(map(supports_capture, self._optimizers()))
         )
-        unsupported = self.functional_step_unsupported() if self.compile_update else None
-        functional = self.compile_update and unsupported is None
-        config = (use_graph, functional, self.compile_update, self.bf16_matmuls, self.temperature_loss, self.update_order)
+        config = (use_graph, self.compile_update, self.bf16_matmuls, self.temperature_loss, self.update_order)
         if self._step_config != config:
+            unsupported = self.functional_step_unsupported() if self.compile_update else None
             if unsupported is not None:
                 warnings.warn(f"compile_update=True: this model's gradient steps run eagerly, because of {unsupported}.")
+            functional = self.compile_update and unsupported is None
             for optimizer in self._optimizers():
                 if supports_capture(optimizer):
                     set_capturable(optimizer, use_graph)
@@ -535,6 +536,7 @@ class SoftAC(OffPolicyAlgorithm):
             for update_actor in (True, False):
                 step = self._step_function(update_actor, functional)
                 self._steps[update_actor] = CapturedStep(step) if use_graph else step
+            self._functional_step_compiled = functional
             self._step_config = config
         return self._steps
 
@@ -917,6 +919,7 @@ class SoftAC(OffPolicyAlgorithm):
             *super()._excluded_save_params(),
             *("actor", "critic", "critic_target", "_norm_stats", "_norm_stats_target", "_steps", "_step_config"),
             *("_reparametrized", "_parameter_names", "_trained_names", "_learning_rate_tensor", "_qf_learning_rate_tensor"),
+            "_functional_step_compiled",
             *("_stat_names", "qf_lr_schedule"),
         ]
 

@@ -105,7 +105,7 @@ def test_the_learning_rate_schedule_reaches_the_compiled_step_without_recompilin
     model.learn(200)
     assert model._learning_rate_tensor.item() == pytest.approx(model.actor.optimizer.param_groups[0]["lr"])
     assert model._learning_rate_tensor.item() < 1e-3 * 0.7  # it followed the schedule down
-    assert model._step_config[1] is True  # the functional step  # type: ignore[index]
+    assert model._functional_step_compiled
     frames = th._dynamo.utils.counters["stats"]["unique_graphs"]
     model.learn(50, reset_num_timesteps=False)
     assert th._dynamo.utils.counters["stats"]["unique_graphs"] == frames  # new rates, same graphs
@@ -139,7 +139,7 @@ def test_unsupported_options_run_the_eager_step_with_a_warning_that_says_why():
     start = [tensor.detach().clone() for tensor in model.policy.parameters()]
     with pytest.warns(UserWarning, match="run eagerly, because of update_order='critic_first'"):
         model.learn(80)
-    assert model._step_config[1] is False  # not the functional step  # type: ignore[index]
+    assert not model._functional_step_compiled
     assert any(not th.equal(a, b) for a, b in zip(start, model.policy.parameters()))
 
 
@@ -152,7 +152,7 @@ def test_a_model_trained_functionally_saves_loads_and_trains_on(tmp_path):
         assert th.equal(ours, theirs)
     assert loaded.compile_update is True
     loaded.learn(20, reset_num_timesteps=False)  # compiles again for the loaded model
-    assert loaded._step_config[1] is True  # type: ignore[index]
+    assert loaded._functional_step_compiled
 
 
 def test_adam_step_is_torch_adams():
