@@ -14,7 +14,8 @@ pass) and periodic resets (Nikishin et al. 2022, arXiv 2205.07802; D'Oro et al. 
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
@@ -29,10 +30,12 @@ from stable_baselines3.common.save_util import load_from_zip_file
 from stable_baselines3.common.type_aliases import (
     GymEnv,
     MaybeCallback,
+    PyTorchObs,
     ReplayBufferSamples,
     Schedule,
 )
 from stable_baselines3.common.utils import FloatSchedule, get_parameters_by_name
+from torch import nn
 
 from sb3_softac.buffers import (
     DeviceReplayBuffer,
@@ -138,6 +141,18 @@ def restart_optimizer(optimizer: th.optim.Optimizer) -> None:
         for value in state.values():
             if isinstance(value, th.Tensor):
                 value.zero_()
+
+
+@contextmanager
+def frozen(parameters: list[nn.Parameter]) -> Iterator[None]:
+    """Temporarily stop gradients into ``parameters`` (gradients still flow through them to their inputs)."""
+    for param in parameters:
+        param.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for param in parameters:
+            param.requires_grad_(True)
 
 
 class SoftAC(OffPolicyAlgorithm):
@@ -666,7 +681,9 @@ class SoftAC(OffPolicyAlgorithm):
         def summed_loss(values: dict[str, th.Tensor]) -> tuple[th.Tensor, dict[str, th.Tensor]]:
             log_alpha = values.get("log_alpha", self.log_ent_coef)
             weights = {f"module.{name}": value for name, value in values.items() if name != "log_alpha"}
-            loss, stats = th.func.functional_call(self._reparametrized, weights, (self._losses, data, update_actor, log_alpha))
+            loss, stats = th.func.functional_call(
+                self._reparametrized, weights, (self._losses, data, update_actor, log_alpha, None, True)
+            )
             return loss, stats
 
         gradients, stats = th.func.grad(summed_loss, has_aux=True)(values)
@@ -683,6 +700,7 @@ class SoftAC(OffPolicyAlgorithm):
         update_actor: bool,
         log_alpha: th.Tensor | None,
         step_critics_first: Callable[[th.Tensor], None] | None = None,
+        functional: bool = False,
     ) -> tuple[th.Tensor | None, dict[str, th.Tensor]]:
         """
         The losses of one update, each reaching only its own parameters, summed; every gradient step runs
@@ -693,6 +711,8 @@ class SoftAC(OffPolicyAlgorithm):
         :param log_alpha: The learned ``log alpha`` (None with a fixed temperature).
         :param step_critics_first: Called with the critic loss before the actor loss is taken, which it
             then leaves out of the sum (``update_order="critic_first"``).
+        :param functional: Whether ``torch.func`` differentiates the sum (see
+            :meth:`_q_values_at_constant_weights`).
         :return: The sum of the losses (None when none is left) and detached statistics.
         """
         alpha = self._entropy_coefficient(log_alpha)
@@ -725,12 +745,10 @@ class SoftAC(OffPolicyAlgorithm):
 
         if update_actor:
             # Actor: J_pi = E[alpha log pi(f(eps; s)|s) - min_i Q_i(s, f(eps; s))]  (SAC18b Eq. 9),
-            # gradients through the action (reparameterisation) but not into the critics' weights
-            # (detached here), nor the critics' running normalisation statistics (CrossQ), which this
-            # pass leaves unchanged.
-            detached = {name: parameter.detach() for name, parameter in self.critic.named_parameters()}
+            # gradients through the action (reparameterisation) but not into the critics' weights,
+            # nor the critics' running normalisation statistics (CrossQ), which this pass leaves unchanged.
             with running_statistics(self.critic):
-                q_pi = th.stack(th.func.functional_call(self.critic, detached, (data.observations, actions_pi)))
+                q_pi = self._q_values_at_constant_weights(data.observations, actions_pi, functional)
             actor_loss = (alpha * log_prob - q_pi.min(dim=0).values).mean()
             losses.append(actor_loss)
             stats.update(actor_loss=actor_loss.detach(), entropy=-log_prob.detach().mean())
@@ -749,6 +767,20 @@ class SoftAC(OffPolicyAlgorithm):
         # log pi), so the gradient of the sum gives each optimizer exactly its loss's gradient, all at
         # the same parameters, as in the authors' softlearning code (update_order="joint").
         return (th.stack(losses).sum() if losses else None), stats
+
+    def _q_values_at_constant_weights(self, obs: PyTorchObs, actions: th.Tensor, functional: bool) -> th.Tensor:
+        """
+        ``Q_i(s, a)`` of every critic, differentiable in ``actions`` only (the actor loss's critic pass).
+
+        Eagerly the critics' weights stop requiring gradients for the pass, so autograd neither tracks
+        nor computes their gradients (cheaper than detaching each of them). Under ``torch.func`` (the
+        functional step) ``requires_grad`` means nothing, so the pass runs on detached weights.
+        """
+        if functional:
+            detached = {name: parameter.detach() for name, parameter in self.critic.named_parameters()}
+            return th.stack(th.func.functional_call(self.critic, detached, (obs, actions)))
+        with frozen([p for group in self.critic.optimizer.param_groups for p in group["params"]]):
+            return self.critic.q_values(obs, actions)
 
     @th.no_grad()
     def _update_target_networks(self) -> None:
