@@ -65,12 +65,12 @@ def softac_maker(compiled: bool, update_order: str) -> Callable:
     return make_softac
 
 
-def preset_maker(name: str) -> Callable:
+def preset_maker(name: str, compiled: bool = False) -> Callable:
     def make_preset(env: str, device: str, options: argparse.Namespace) -> SoftAC:
         preset = PRESETS[name]
         policy_kwargs = {**POLICY_KWARGS, **preset.pop("policy_kwargs", {})}
         settings = {**COMMON, **preset, "policy_kwargs": policy_kwargs}
-        return SoftAC("MlpPolicy", env, device=device, bf16_matmuls=options.bf16, **settings)
+        return SoftAC("MlpPolicy", env, device=device, bf16_matmuls=options.bf16, compile_update=compiled, **settings)
 
     return make_preset
 
@@ -85,7 +85,8 @@ def softac_implementations(
     :param update_order: ``one-backward``, ``critic-first`` or ``both`` (``--update-order``).
     :param variant: Suffix naming the options every SoftAC learner shares (e.g. `` bf16``).
     :param presets: Names in ``sb3_softac.PRESETS`` to time too (``--presets``).
-    :return: One model maker per combination, then one per preset, in the order they are timed.
+    :return: One model maker per combination, then one per preset (and ``--compile`` choice), in the
+        order they are timed.
     """
     implementations = {
         "SoftAC" + " compiled" * compiled + " critic-first" * (order == "critic_first") + variant: softac_maker(
@@ -95,7 +96,8 @@ def softac_implementations(
         for order in UPDATE_ORDERS[update_order]
     }
     for name in presets:
-        implementations[f"SoftAC preset {name}{variant}"] = preset_maker(name)
+        for compiled in COMPILE_CHOICES[compile_choice]:
+            implementations[f"SoftAC{' compiled' * compiled} preset {name}{variant}"] = preset_maker(name, compiled)
     return implementations
 
 

@@ -33,6 +33,11 @@ def test_presets_are_timed_with_their_own_settings_over_the_common_networks():
     assert droq.policy_kwargs["net_arch"] == [256, 256] and droq.policy_kwargs["dropout_rate"] == 0.01
     crossq = implementations["SoftAC preset crossq"]("Pendulum-v1", "cpu", options)
     assert crossq.critic_target is None and crossq.policy_kwargs["net_arch"] == dict(pi=[256, 256], qf=[2048, 2048])
+    compiled = throughput.softac_implementations("both", "one-backward", "", ("droq",))
+    assert list(compiled) == ["SoftAC", "SoftAC compiled", "SoftAC preset droq", "SoftAC compiled preset droq"]
+    droq_compiled = compiled["SoftAC compiled preset droq"]("Pendulum-v1", "cpu", options)
+    assert droq_compiled.compile_update and droq_compiled.gradient_steps == 20
+    assert not compiled["SoftAC preset droq"]("Pendulum-v1", "cpu", options).compile_update
 
 
 def test_steps_per_call_times_calls_of_that_many_gradient_steps_after_one_warm_up_call():
