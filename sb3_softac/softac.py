@@ -557,7 +557,7 @@ class SoftAC(OffPolicyAlgorithm):
 
     def functional_step_unsupported(self) -> str | None:
         """
-        :return: Why ``compile_update=True`` compiles the eager step rather than the functional one
+        :return: Why ``compile_update=True`` runs the eager step rather than the compiled functional one
             (``functional_step.py``) for this model, or ``None`` when it compiles the functional one.
         """
         return unsupported_reason(

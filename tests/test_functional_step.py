@@ -153,6 +153,12 @@ def test_a_model_trained_functionally_saves_loads_and_trains_on(tmp_path):
     assert loaded.compile_update is True
     loaded.learn(20, reset_num_timesteps=False)  # compiles again for the loaded model
     assert loaded._functional_step_compiled
+    # set_parameters gives the trained model new optimizer-state tensors: the compiled step must use them.
+    model.set_parameters(str(tmp_path / "model"))
+    steps = [state["step"] for state in model.critic.optimizer.state.values()]
+    before = [step.item() for step in steps]
+    model.train(gradient_steps=1, batch_size=32)
+    assert [step.item() for step in steps] == [value + 1 for value in before]
 
 
 def test_adam_step_is_torch_adams():
