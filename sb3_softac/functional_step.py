@@ -2,15 +2,15 @@
 
 ``torch.compile`` cannot take SoftAC's eager step in one graph: Dynamo breaks it at ``backward()``, at
 the optimizers' ``zero_grad`` and ``step`` (``torch.optim`` breaks the graph on purpose) and at the
-``requires_grad`` switches, so the compiled eager step was slower than the eager one on CPU. This
-module computes the same step functionally: the gradients of ``SoftAC._losses`` (the one place the
-update's equations are written) by ``torch.func.grad`` over the parameters the optimizers hold, and
-the Adam steps on the optimizers' own state tensors, so that one graph holds the whole step and
-Inductor fuses its elementwise work (``benchmarks/compile_step.py`` measured the idea).
+``requires_grad`` switches, so the compiled eager step was slower than the eager one on CPU. Here
+are the pieces of the same step computed functionally (``SoftAC._functional_gradient_step``): the
+gradients of ``SoftAC._losses`` (the one place the update's equations are written) by
+``torch.func.grad`` over the parameters the optimizers hold, and the Adam steps on the optimizers'
+own state tensors, so that one graph holds the whole step and Inductor fuses its elementwise work.
 
 Nothing about the update changes: ``tests/test_functional_step.py`` checks that a step through here
 gives the eager step's parameters, optimizer moments and statistics from the same state and random
-numbers. Where it cannot run (:func:`unsupported_reason`), ``compile_update`` compiles the eager step.
+numbers. Where it cannot run (:func:`unsupported_reason`), ``compile_update`` runs the eager step.
 """
 
 import types
