@@ -565,36 +565,20 @@ class SoftAC(OffPolicyAlgorithm):
         )
 
     def _prepare_functional_step(self) -> None:
-        """What :meth:`_functional_gradient_step` looks up: each optimizer's parameter names, its state,
-        and the learning rates as tensors (a schedule then changes values, not the compiled graph)."""
+        """What :meth:`_functional_gradient_step` looks up: each optimizer's parameter names (``log_ent_coef``
+        as ``"log_alpha"``), its state, and the learning rates as tensors (a schedule then changes
+        values, not the compiled graph)."""
         names = {id(parameter): name for name, parameter in self.policy.named_parameters()}
         names[id(self.log_ent_coef)] = "log_alpha"
         self._parameter_names = {
             id(optimizer): [names[id(p)] for group in optimizer.param_groups for p in group["params"]]
             for optimizer in self._optimizers()
         }
-        self._trained_names = {  # the policy's parameters each kind of step trains
-            update_actor: [
-                name
-                for optimizer in self._optimizers(update_actor)
-                for name in self._parameter_names[id(optimizer)]
-                if name != "log_alpha"
-            ]
-            for update_actor in (True, False)
-        }
         for optimizer in self._optimizers():
             ensure_adam_state(optimizer)  # type: ignore[arg-type]
         self._reparametrized = Reparametrized(self.policy)
         self._learning_rate_tensor = th.tensor(float(self.actor.optimizer.param_groups[0]["lr"]), device=self.device)
         self._qf_learning_rate_tensor = th.tensor(float(self.critic.optimizer.param_groups[0]["lr"]), device=self.device)
-
-    def _functional_learning_rates(self, update_actor: bool) -> list[th.Tensor]:
-        """The learning-rate tensors of ``self._optimizers(update_actor)``, in that order."""
-        rates = [
-            self._qf_learning_rate_tensor if optimizer is self.critic.optimizer else self._learning_rate_tensor
-            for optimizer in self._optimizers(update_actor)
-        ]
-        return cast(list[th.Tensor], rates)  # set by _prepare_functional_step
 
     def _step_function(self, update_actor: bool, functional: bool) -> Callable[[ReplayBufferSamples], th.Tensor]:
         """
@@ -672,11 +656,15 @@ class SoftAC(OffPolicyAlgorithm):
         graph (``compile_update=True`` on CPU, see ``functional_step.py``): ``torch.func.grad`` of
         :meth:`_losses` over the parameters the optimizers hold, then Adam on the optimizers' own state.
         """
-        optimizers = self._optimizers(update_actor)
-        parameters = dict(self.policy.named_parameters())
-        values: dict[str, th.Tensor] = {name: parameters[name] for name in self._trained_names[update_actor]}
-        if update_actor and self.log_ent_coef is not None:
-            values["log_alpha"] = self.log_ent_coef
+        trained = [  # (optimizer, group, parameter, name) of every parameter this step trains
+            (optimizer, group, parameter, name)
+            for optimizer in self._optimizers(update_actor)
+            for (group, parameter), name in zip(
+                ((group, parameter) for group in optimizer.param_groups for parameter in group["params"]),
+                self._parameter_names[id(optimizer)],
+            )
+        ]
+        values = {name: parameter for _, _, parameter, name in trained}
 
         def summed_loss(values: dict[str, th.Tensor]) -> tuple[th.Tensor, dict[str, th.Tensor]]:
             log_alpha = values.get("log_alpha", self.log_ent_coef)
@@ -688,10 +676,9 @@ class SoftAC(OffPolicyAlgorithm):
 
         gradients, stats = th.func.grad(summed_loss, has_aux=True)(values)
         with th.no_grad():
-            for optimizer, lr in zip(optimizers, self._functional_learning_rates(update_actor)):
-                in_groups = [(parameter, group) for group in optimizer.param_groups for parameter in group["params"]]
-                for (parameter, group), name in zip(in_groups, self._parameter_names[id(optimizer)]):
-                    adam_(parameter, gradients[name], optimizer.state[parameter], group, lr)
+            for optimizer, group, parameter, name in trained:
+                lr = self._qf_learning_rate_tensor if optimizer is self.critic.optimizer else self._learning_rate_tensor
+                adam_(parameter, gradients[name], optimizer.state[parameter], group, lr)  # type: ignore[arg-type]
         return stats
 
     def _losses(
@@ -950,7 +937,7 @@ class SoftAC(OffPolicyAlgorithm):
         return [
             *super()._excluded_save_params(),
             *("actor", "critic", "critic_target", "_norm_stats", "_norm_stats_target", "_steps", "_step_config"),
-            *("_reparametrized", "_parameter_names", "_trained_names", "_learning_rate_tensor", "_qf_learning_rate_tensor"),
+            *("_reparametrized", "_parameter_names", "_learning_rate_tensor", "_qf_learning_rate_tensor"),
             "_functional_step_compiled",
             *("_stat_names", "qf_lr_schedule"),
         ]
