@@ -259,6 +259,23 @@ def rows_up_to(partial: Path, env_steps: int) -> list[list[str]]:
         return [row for row in list(csv.reader(handle))[1:] if int(row[FIELDS.index("env_steps")]) <= env_steps]
 
 
+def start_partial(partial: Path, kept_rows: list[list[str]]) -> None:
+    """Write the partial CSV's header and the rows kept from before the checkpoint, atomically: a run
+    killed right after resuming still has them on disk."""
+    staged = partial.with_name(partial.name + ".tmp")
+    with staged.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(FIELDS)
+        writer.writerows(kept_rows)
+    os.replace(staged, partial)
+
+
+def resume_seed(seed: int, agent_steps: int) -> int:
+    """The seed a run resumed at ``agent_steps`` reseeds with, so it is reproducible from its checkpoint;
+    distinct per checkpoint and below 2**32, as NumPy requires."""
+    return (seed + 1_000_003 * agent_steps) % 2**32
+
+
 def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: int) -> Path:
     """Train one learner on one task and seed, writing its evaluation curve, resuming from its last
     checkpoint when it has one; returns the finished CSV."""
@@ -282,7 +299,7 @@ def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: in
     previous_rows: list[list[str]] = []
     if resume_step is not None:
         model = checkpoint.load(type(model), env)
-        model.set_random_seed(seed + 1_000_003 * resume_step)  # a resumed run is reproducible from its checkpoint
+        model.set_random_seed(resume_seed(seed, resume_step))
         resume_env_steps = resume_step * task.action_repeat
         previous_rows = rows_up_to(partial, resume_env_steps)
         with (out / "runs" / f"{name}.resumes.txt").open("a") as notes:
@@ -335,10 +352,9 @@ def run(algo: str, task_name: str, task: Task, seed: int, out: Path, threads: in
                 checkpoint.save(model)
                 self.checkpoint_due = False
 
-    with partial.open("w", newline="") as handle:
+    start_partial(partial, previous_rows)
+    with partial.open("a", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(FIELDS)
-        writer.writerows(previous_rows)
         if resume_step is None:
             evaluate(writer, 0)
         model.learn(

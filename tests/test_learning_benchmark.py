@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stable_baselines3.common import evaluation
 
 from benchmarks import learning
 
@@ -173,7 +174,17 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, monkeypat
 
     monkeypatch.setattr(learning.Checkpoint, "save", save)
     assert [job[0] for job in learning.pending_runs(["sac"], {"pendulum": task}, [0], tmp_path)] == ["sac"]
+    on_disk_at_first_evaluation: list[list[list[str]]] = []
+    evaluate_policy = evaluation.evaluate_policy
+
+    def record_then_evaluate(*args, **kwargs):  # what a machine lost now would leave on disk
+        if not on_disk_at_first_evaluation:
+            on_disk_at_first_evaluation.append(learning.rows_up_to(tmp_path / "runs" / "sac__pendulum__0.partial.csv", 10**9))
+        return evaluate_policy(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_policy", record_then_evaluate)
     finished = learning.run("sac", "pendulum", task, 0, tmp_path, 1)
+    assert on_disk_at_first_evaluation == [interrupted], "the kept rows are on disk before the resumed run trains"
     with finished.open() as handle:
         rows = list(csv.DictReader(handle))
     assert [int(row["env_steps"]) for row in rows] == [0, 200, 400, 600], "no evaluation repeated or lost"
@@ -181,3 +192,10 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, monkeypat
     assert (tmp_path / "runs" / "sac__pendulum__0.resumes.txt").read_text() == "resumed at 400 environment steps\n"
     assert not checkpoint.folder.exists(), "a finished run deletes its checkpoint"
     assert learning.pending_runs(["sac"], {"pendulum": task}, [0], tmp_path) == []
+
+
+def test_a_resumed_run_gets_a_seed_numpy_accepts_at_any_checkpoint():
+    seeds = [learning.resume_seed(seed, steps) for seed in (0, 1, 2) for steps in (400, 5_000, 50_000, 75_000)]
+    assert len(set(seeds)) == len(seeds), "each seed and checkpoint reseeds differently"
+    for value in seeds:  # 50k agent steps overflowed 2**32 before (a 100k run could not resume at its midpoint)
+        np.random.seed(value)
