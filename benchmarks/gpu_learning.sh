@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SoftAC with pytorch_sac's settings (the zoo's `*dmc` config: 1024x2 MLPs, batch 1024, lr 1e-4, 5000
 # random steps, target update every 2 steps, initial alpha 0.1) at action repeat 1, 100k environment
-# steps, on a GPU: the runs behind README "Learning quality" -> "pytorch_sac's settings on a GPU".
+# steps, on a GPU: the runs of benchmarks/results/pytorch_sac_settings/.
 # ALGOS picks the actor (benchmarks/learning.py SOFTAC_LEARNERS): `softac` (default: SB3's log-std clamp
 # and init) or `softac-ortho-tanh-std` (pytorch_sac's, as in the `*dmc` config), or the two halves.
 # The study's CPU settings differ in action repeat, width, batch and lr; these runs are about 30x its compute.
