@@ -199,12 +199,8 @@ def test_wheel_ships_the_default_config(tmp_path):
 
 
 # Each validated DMC entry is one learner of benchmarks/learning.py at one action repeat, as the runs
-# named in the entry's comment ran it: (learner, action repeat). cartpole-swingup keeps SoftAC's
-# default (`sac`; the presets study's best, droq-rr2, is 4.5 above it, within its seeds' spread, at
-# twice the updates); reacher-easy, cheetah-run and finger-spin take CrossQ with 256-wide critics
-# (benchmarks/results/presets/ and presets_ar1/); walker-walk keeps SoftAC's settings at action repeat
-# 1 (benchmarks/results/action_repeat/; crossq-qf256 failed a seed of three there, presets_ar1/);
-# cheetah-run moves from action repeat 2 to the presets study's 4.
+# named in the entry's comment in softac.yml ran it (why each task has its learner is said there):
+# (learner, action repeat).
 ZOO_LEARNERS = {
     "cartpole-swingup": ("sac", 8),
     "reacher-easy": ("crossq-qf256", 4),
