@@ -621,9 +621,33 @@ def temperature_at_fractions(rows: list[dict[str, Any]], fractions: tuple[float,
     return [*lines, ""]
 
 
+def largest_drops(rows: list[dict[str, Any]]) -> list[str]:
+    """
+    Markdown lines: how far each finished run fell below its own best return so far (its largest
+    drawdown over the evaluations: 0 for a curve that never drops), mean over seeds, each seed in brackets.
+
+    :param rows: Evaluation rows (``read_runs``).
+    """
+    by_key = curves([row for row in rows if row["finished"]])
+    tasks = sorted({task for task, _ in by_key}, key=task_order)
+    algos = sorted({algo for _, algo in by_key})
+    lines = ["Largest drop below the run's best return so far (mean over seeds; each seed in brackets).", ""]
+    lines += ["| task | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
+    for task in tasks:
+        cells = [task]
+        for algo in algos:
+            drops = []
+            for _, curve in sorted(by_key.get((task, algo), {}).items()):
+                returns = np.array([curve[step] for step in sorted(curve)])
+                drops.append(float(np.max(np.maximum.accumulate(returns) - returns)))
+            cells.append(mean_and_seeds(drops))
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def summarize(out: Path, command: str) -> str:
     """Write summary.md (and return it): per-task finals, the published numbers, paired differences from
-    SB3's SAC, the temperature table, IQM with CIs."""
+    SB3's SAC, the largest drops, the temperature table, IQM with CIs."""
     rows = read_runs(out)
     finals = final_returns(rows)
     tasks = sorted({task for task, _ in finals}, key=task_order)
@@ -653,7 +677,7 @@ def summarize(out: Path, command: str) -> str:
             cells.append(f"{published_at(curves_of_source[task], budget[task]):.0f}" if task in curves_of_source else "-")
         lines.append("| " + " | ".join(cells) + " |")
 
-    lines += ["", *paired_with_baseline(finals), *temperature_at_fractions(rows)]
+    lines += ["", *paired_with_baseline(finals), *largest_drops(rows), *temperature_at_fractions(rows)]
     lines += ["IQM over runs with 95% stratified-bootstrap CI (rliable, 2000 resamples):", ""]
     lines += ["| group | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
     groups = {task: ([task], 1.0) for task in tasks}

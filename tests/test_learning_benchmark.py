@@ -70,8 +70,17 @@ def test_summary_and_plots_are_written(results):
     assert "| cheetah-run | 100,000 | 300.0 [250, 350] | 350.0 [300, 400] |" in text
     assert "| cheetah-run | +50.0 [+50, +50]; 2 / 0 |" in text  # softac minus sb3-sac, seeds 0 and 1
     assert "| cheetah-run | 100,000 | 0.033 / -2.00 |" in text  # softac's logged alpha 0.1 / 3 and entropy -2
+    assert "| cheetah-run | 0.0 [0, 0] | 0.0 [0, 0] |" in text  # largest drops: both learners' curves only rise
     learning.plot(results)
     assert (results / "curves.png").stat().st_size > 10_000 and (results / "temperature.png").exists()
+
+
+def test_largest_drop_is_the_deepest_fall_below_the_best_so_far(tmp_path):
+    write_run(tmp_path, "ddpg", "cheetah-run", 0, [0.0, 300.0, 100.0, 250.0, 50.0, 400.0])  # 300 -> 50
+    write_run(tmp_path, "ddpg", "cheetah-run", 1, [0.0, 100.0, 200.0])  # never drops
+    write_run(tmp_path, "ddpg", "cheetah-run", 2, [500.0, 0.0], finished=False)  # unfinished: left out
+    lines = learning.largest_drops(learning.read_runs(tmp_path))
+    assert "| cheetah-run | 125.0 [250, 0] |" in lines
 
 
 def test_returns_at_published_steps_include_unfinished_runs(results, tmp_path, monkeypatch):
