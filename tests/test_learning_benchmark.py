@@ -208,3 +208,27 @@ def test_a_resumed_run_gets_a_seed_numpy_accepts_at_any_checkpoint():
     assert len(set(seeds)) == len(seeds), "each seed and checkpoint reseeds differently"
     for value in seeds:  # 50k agent steps overflowed 2**32 before (a 100k run could not resume at its midpoint)
         np.random.seed(value)
+
+
+def test_five_tasks_report_takes_each_task_from_its_study_and_pools_common_seeds(tmp_path):
+    """benchmarks/five_tasks.py: each task's runs come from its own study folder (a task's runs in the
+    other folder are ignored), the zoo config's learner is marked, and the IQM over the five tasks uses
+    the seeds every task has."""
+    from benchmarks import five_tasks
+
+    for task, folder in five_tasks.STUDY_OF_TASK.items():
+        for seed in (0, 1, 2):
+            write_run(tmp_path / folder, "sb3-sac", task, seed, [0.0, 100.0, 500.0])
+            write_run(tmp_path / folder, five_tasks.ZOO_LEARNERS[task][0], task, seed, [0.0, 100.0, 800.0])
+    write_run(tmp_path / "presets", "sb3-sac", "walker-walk", 3, [0.0, 1.0, 5.0])  # walker-walk is presets_ar1's
+    write_run(tmp_path / "presets_ar1", "sb3-sac", "walker-walk", 3, [0.0, 1.0, 200.0])  # a seed only walker has
+    text = five_tasks.report(tmp_path)
+    walker = next(line for line in text.splitlines() if line.startswith("| walker-walk (1) |"))
+    assert (
+        "| 425.0 [500, 500, 500, 200]; IQM 500.0 [200.0, 500.0] |" in walker
+        and "| **800.0 [800, 800, 800]**; IQM 800.0 [800.0, 800.0] |" in walker
+    )
+    assert walker.endswith("| 847 | 708 | 891 |") and "not run" in walker  # published at 100k; droq-rr2 has no run
+    assert "| SB3 SAC | 0, 1, 2 | 0.500 [0.500, 0.500] |" in text
+    assert "| SoftAC, zoo config | 0, 1, 2 | 0.800 [0.800, 0.800] |" in text
+    assert "| SoftAC default | - | not every task has a finished run |" in text  # no sac runs on the crossq tasks

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import sb3_softac  # noqa: F401  (registers the DMC ids)
+from benchmarks.five_tasks import ZOO_LEARNERS  # each validated DMC entry: (learning.py learner, action repeat)
 from sb3_softac import SoftAC
 from sb3_softac.integrations.zoo import InferenceSoftAC, register_with_zoo
 from sb3_softac.integrations.zoo.cli import default_config_path, with_default_config
@@ -196,18 +197,6 @@ def test_wheel_ships_the_default_config(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "sb3_softac/zoo_configs/softac.yml" in names and "sb3_softac/py.typed" in names
     assert zipfile.ZipFile(wheel).read("sb3_softac/zoo_configs/softac.yml").decode() == default_config_path().read_text()
-
-
-# Each validated DMC entry is one learner of benchmarks/learning.py at one action repeat, as the runs
-# named in the entry's comment in softac.yml ran it (why each task has its learner is said there):
-# (learner, action repeat).
-ZOO_LEARNERS = {
-    "cartpole-swingup": ("sac", 8),
-    "reacher-easy": ("crossq-qf256", 4),
-    "cheetah-run": ("crossq-qf256", 4),
-    "finger-spin": ("crossq-qf256", 1),
-    "walker-walk": ("sac", 1),
-}
 
 
 @pytest.mark.parametrize("name", sorted(ZOO_LEARNERS))
