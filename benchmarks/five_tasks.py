@@ -31,6 +31,7 @@ STUDY_OF_TASK = {
     "finger-spin": "presets_ar1",
     "walker-walk": "presets_ar1",
 }
+STUDIES = sorted(set(STUDY_OF_TASK.values()))
 # Each task's zoo config (zoo_configs/softac.yml) as a learning.py learner and action repeat, as the runs
 # named in the entry's comment ran it (why each task has its learner is said there); tests/test_zoo.py
 # checks each entry builds exactly this learner.
@@ -48,19 +49,11 @@ BUDGET = 100_000
 def finals_by_task(results: Path) -> dict[str, dict[str, dict[int, float]]]:
     """task -> learner -> seed -> final return, from each task's study folder (finished runs only)."""
     by_task: dict[str, dict[str, dict[int, float]]] = {task: {} for task in STUDY_OF_TASK}
-    for folder in sorted(set(STUDY_OF_TASK.values())):
+    for folder in STUDIES:
         for (task, algo), seeds in learning.final_returns(learning.read_runs(results / folder)).items():
             if STUDY_OF_TASK.get(task) == folder:
                 by_task[task][algo] = seeds
     return by_task
-
-
-def iqm_cell(values: list[float], digits: int = 1) -> str:
-    """``"IQM 857.3 [848.2, 864.0]"`` of one task's seeds; ``"-"`` for none."""
-    if not values:
-        return "-"
-    point, low, high = learning.iqm_with_ci(np.array(values)[:, None])
-    return f"IQM {point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def per_task_table(finals: dict[str, dict[str, dict[int, float]]]) -> list[str]:
@@ -73,7 +66,11 @@ def per_task_table(finals: dict[str, dict[str, dict[int, float]]]) -> list[str]:
         for algo in LEARNERS:
             values = [learners[algo][s] for s in sorted(learners.get(algo, {}))]
             mark = "**" if algo == ZOO_LEARNERS[task][0] else ""
-            cells.append(f"{mark}{learning.mean_and_seeds(values)}{mark}; {iqm_cell(values)}" if values else "not run")
+            if not values:
+                cells.append("not run")
+                continue
+            iqm = learning.iqm_text(np.array(values)[:, None], digits=1)
+            cells.append(f"{mark}{learning.mean_and_seeds(values)}{mark}; IQM {iqm}")
         for curves in sources.values():
             cells.append(f"{learning.published_at(curves[task], BUDGET):.0f}" if task in curves else "-")
         lines.append("| " + " | ".join(cells) + " |")
@@ -94,8 +91,7 @@ def over_five(finals: dict[str, dict[str, dict[int, float]]]) -> list[str]:
             lines.append(f"| {label} | - | not every task has a finished run |")
             continue
         matrix = np.array([[finals[t][a][s] for t, a in algo_of_task.items()] for s in seeds]) / 1000.0
-        point, low, high = learning.iqm_with_ci(matrix)
-        lines.append(f"| {label} | {', '.join(map(str, seeds))} | {point:.3f} [{low:.3f}, {high:.3f}] |")
+        lines.append(f"| {label} | {', '.join(map(str, seeds))} | {learning.iqm_text(matrix, digits=3)} |")
     return lines
 
 
@@ -105,7 +101,7 @@ def report(results: Path) -> str:
     return "\n".join(
         [
             "Made by: `python benchmarks/five_tasks.py` from the run CSVs of "
-            + ", ".join(f"`{folder}/`" for folder in sorted(set(STUDY_OF_TASK.values())))
+            + ", ".join(f"`{folder}/`" for folder in STUDIES)
             + ".",
             "",
             "Final deterministic return at 100k environment steps: mean [each seed]; IQM [95% stratified-bootstrap CI]"

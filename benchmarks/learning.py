@@ -511,6 +511,12 @@ def iqm_with_ci(scores: np.ndarray, seed: int = 0) -> tuple[float, float, float]
     return float(point["x"][0]), float(interval["x"][0, 0]), float(interval["x"][1, 0])
 
 
+def iqm_text(scores: np.ndarray, digits: int) -> str:
+    """``"857.3 [848.0, 863.8]"``: ``iqm_with_ci`` of a (runs, tasks) score matrix, rounded to ``digits``."""
+    point, low, high = iqm_with_ci(scores)
+    return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
 def mean_and_seeds(values: list[float]) -> str:
     """``"150.0 [100, 200]"``: the mean, then each seed's value; ``"-"`` for none."""
     return f"{np.mean(values):.1f} [{', '.join(f'{v:.0f}' for v in values)}]" if values else "-"
@@ -692,9 +698,7 @@ def summarize(out: Path, command: str) -> str:
                 cells.append("-")
                 continue
             matrix = np.array([[sorted(finals[task, algo].items())[i][1] for task in members] for i in range(n_runs)]) / scale
-            point, low, high = iqm_with_ci(matrix)
-            digits = 3 if scale > 1 else 1
-            cells.append(f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]")
+            cells.append(iqm_text(matrix, digits=3 if scale > 1 else 1))
         lines.append("| " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     (out / "summary.md").write_text(text)
