@@ -229,6 +229,9 @@ def test_five_tasks_report_takes_each_task_from_its_study_and_pools_common_seeds
         and "| **800.0 [800, 800, 800]**; IQM 800.0 [800.0, 800.0] |" in walker
     )
     assert walker.endswith("| 847 | 708 | 891 |") and "not run" in walker  # published at 100k; droq-rr2 has no run
+    write_run(tmp_path / "presets_ar1", "droq-rr2", "walker-walk", 0, [0.0, 1.0, 548.2])
+    walker = next(line for line in five_tasks.report(tmp_path).splitlines() if line.startswith("| walker-walk (1) |"))
+    assert "| 548.2 [548]; IQM 548.2 (1 run, no CI) |" in walker  # one seed: no bootstrap interval to show
     assert "| SB3 SAC | 0, 1, 2 | 0.500 [0.500, 0.500] |" in text
     assert "| SoftAC, zoo config | 0, 1, 2 | 0.800 [0.800, 0.800] |" in text
     assert "| SoftAC default | - | not every task has a finished run |" in text  # no sac runs on the crossq tasks
