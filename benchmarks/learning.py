@@ -516,9 +516,9 @@ def iqm_text(scores: np.ndarray, digits: int) -> str:
     ``"857.3 [848.0, 863.8]"``: ``iqm_with_ci`` of a (runs, tasks) score matrix, rounded to ``digits``;
     ``"548.2 (1 run, no CI)"`` for a single run, whose bootstrap interval would only repeat the point.
     """
-    if len(scores) == 1:
-        return f"{np.mean(scores):.{digits}f} (1 run, no CI)"
     point, low, high = iqm_with_ci(scores)
+    if len(scores) == 1:
+        return f"{point:.{digits}f} (1 run, no CI)"
     return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 

@@ -210,6 +210,12 @@ def test_a_resumed_run_gets_a_seed_numpy_accepts_at_any_checkpoint():
         np.random.seed(value)
 
 
+def test_one_run_gets_its_iqm_without_an_interval():
+    """One run over five tasks: the point is the IQM (the middle three tasks' mean, 0.600), not the mean (0.560)."""
+    assert learning.iqm_text(np.array([[0.1, 0.5, 0.6, 0.7, 0.9]]), digits=3) == "0.600 (1 run, no CI)"
+    assert learning.iqm_text(np.array([[0.1, 0.5, 0.6, 0.7, 0.9]] * 2), digits=3) == "0.600 [0.600, 0.600]"
+
+
 def test_five_tasks_report_takes_each_task_from_its_study_and_pools_common_seeds(tmp_path):
     """benchmarks/five_tasks.py: each task's runs come from its own study folder (a task's runs in the
     other folder are ignored), the zoo config's learner is marked, and the IQM over the five tasks uses
