@@ -40,7 +40,7 @@ ZOO_LEARNERS = {
     "reacher-easy": ("crossq-qf256", 4),
     "cheetah-run": ("crossq-qf256", 4),
     "finger-spin": ("crossq-qf256", 1),
-    "walker-walk": ("sac", 1),
+    "walker-walk": ("sr_sac-rr2", 1),
 }
 LEARNERS = ("sb3-sac", "sac", "crossq-qf256", "droq-rr2", "sr_sac-rr2")
 BUDGET = 100_000
