@@ -1,11 +1,12 @@
 """
 The learning evidence over the five DMC tasks of the presets studies, at 100k environment steps.
 
-Per task: SB3's SAC, SoftAC's default and each preset learner (mean [each seed], and the IQM with its 95%
-stratified-bootstrap CI), beside the three published baselines. Over the five tasks (return / 1000):
-the IQM of SB3's SAC, of SoftAC's default and of SoftAC at each task's zoo config, on the seeds all five
-tasks have. Reads the run CSVs of the folders whose runs validated the zoo configs (``STUDY_OF_TASK``)
-and writes ``benchmarks/results/five_tasks.md``::
+Per task: SB3's SAC (at one and at two gradient steps per step), SoftAC's default and each preset learner
+(mean [each seed], and the IQM with its 95% stratified-bootstrap CI), beside the three published baselines;
+then each task's zoo config paired with SB3's SAC at the zoo config's gradient steps per step. Over the five
+tasks (return / 1000): the IQM of SB3's SAC, of SoftAC's default and of SoftAC at each task's zoo config, on
+the seeds all five tasks have. Reads the run CSVs of the folders whose runs validated the zoo configs
+(``STUDY_OF_TASK``) and writes ``benchmarks/results/five_tasks.md``::
 
     python benchmarks/five_tasks.py
 """
@@ -42,7 +43,7 @@ ZOO_LEARNERS = {
     "finger-spin": ("crossq-qf256", 1),
     "walker-walk": ("sr_sac-rr2", 1),
 }
-LEARNERS = ("sb3-sac", "sac", "crossq-qf256", "droq-rr2", "sr_sac-rr2")
+LEARNERS = ("sb3-sac", "sb3-sac-rr2", "sac", "crossq-qf256", "droq-rr2", "sr_sac-rr2")
 BUDGET = 100_000
 
 
@@ -77,6 +78,27 @@ def per_task_table(finals: dict[str, dict[str, dict[int, float]]]) -> list[str]:
     return lines
 
 
+def equal_updates_baseline(algo: str) -> str:
+    """The SB3 learner of ``learning.py`` that takes as many gradient steps per environment step as ``algo``."""
+    steps = learning.SOFTAC_LEARNERS[algo][0].get("gradient_steps", 1)
+    return next(name for name, options in learning.SB3_LEARNERS.items() if options.get("gradient_steps", 1) == steps)
+
+
+def zoo_config_paired(finals: dict[str, dict[str, dict[int, float]]]) -> list[str]:
+    """Markdown: each task's zoo config minus SB3's SAC at the same gradient steps per step, paired seeds."""
+    lines = [
+        "| task | zoo config | SB3's SAC at its gradient steps per step | zoo config minus SB3"
+        " (mean [each seed]; seeds above / below) |",
+        "|---|---|---|---|",
+    ]
+    for task, learners in finals.items():
+        algo = ZOO_LEARNERS[task][0]
+        baseline = equal_updates_baseline(algo)
+        paired = learning.paired_text(learners.get(algo, {}), learners.get(baseline, {}))
+        lines.append(f"| {task} | {algo} | {baseline} | {'not run' if paired == '-' else paired} |")
+    return lines
+
+
 def over_five(finals: dict[str, dict[str, dict[int, float]]]) -> list[str]:
     """Markdown: IQM [CI] of return / 1000 over the five tasks, on the seeds every task has for the learner."""
     columns = {
@@ -108,6 +130,8 @@ def report(results: Path) -> str:
             " (rliable). **Bold**: the task's zoo config. Published: mean over their seeds at 100k.",
             "",
             *per_task_table(finals),
+            "",
+            *zoo_config_paired(finals),
             "",
             *over_five(finals),
             "",

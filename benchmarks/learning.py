@@ -582,18 +582,23 @@ def paired_with_baseline(finals: dict[tuple[str, str], dict[int, float]], baseli
     ]
     lines += ["| task | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
     for task in tasks:
-        cells, theirs = [task], finals[task, baseline]
-        for algo in algos:
-            ours = finals.get((task, algo), {})
-            differences = [ours[seed] - theirs[seed] for seed in sorted(set(ours) & set(theirs))]
-            above, below = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
-            cells.append(
-                f"{np.mean(differences):+.1f} [{', '.join(f'{d:+.0f}' for d in differences)}]; {above} / {below}"
-                if differences
-                else "-"
-            )
+        cells = [task, *(paired_text(finals.get((task, algo), {}), finals[task, baseline]) for algo in algos)]
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+def paired_text(ours: dict[int, float], theirs: dict[int, float]) -> str:
+    """
+    ``ours`` minus ``theirs`` on the seeds both have: "mean [each seed]; seeds above / below", or "-".
+
+    :param ours: seed -> final return of one learner.
+    :param theirs: seed -> final return of the learner it is compared with.
+    """
+    differences = [ours[seed] - theirs[seed] for seed in sorted(set(ours) & set(theirs))]
+    if not differences:
+        return "-"
+    above, below = sum(d > 0 for d in differences), sum(d < 0 for d in differences)
+    return f"{np.mean(differences):+.1f} [{', '.join(f'{d:+.0f}' for d in differences)}]; {above} / {below}"
 
 
 def temperature_at_fractions(rows: list[dict[str, Any]], fractions: tuple[float, ...] = (0.1, 0.5, 0.9)) -> list[str]:
@@ -658,7 +663,8 @@ def largest_drops(rows: list[dict[str, Any]]) -> list[str]:
 
 def summarize(out: Path, command: str) -> str:
     """Write summary.md (and return it): per-task finals, the published numbers, paired differences from
-    SB3's SAC, the largest drops, the temperature table, IQM with CIs."""
+    each SB3 learner that has runs (``SB3_LEARNERS``: SB3's SAC at one and at two gradient steps per step,
+    the equal-update baselines), the largest drops, the temperature table, IQM with CIs."""
     rows = read_runs(out)
     finals = final_returns(rows)
     tasks = sorted({task for task, _ in finals}, key=task_order)
@@ -688,7 +694,10 @@ def summarize(out: Path, command: str) -> str:
             cells.append(f"{published_at(curves_of_source[task], budget[task]):.0f}" if task in curves_of_source else "-")
         lines.append("| " + " | ".join(cells) + " |")
 
-    lines += ["", *paired_with_baseline(finals), *largest_drops(rows), *temperature_at_fractions(rows)]
+    lines.append("")
+    for baseline in SB3_LEARNERS:
+        lines += paired_with_baseline(finals, baseline)
+    lines += [*largest_drops(rows), *temperature_at_fractions(rows)]
     lines += ["IQM over runs with 95% stratified-bootstrap CI (rliable, 2000 resamples):", ""]
     lines += ["| group | " + " | ".join(algos) + " |", "|" + "---|" * (len(algos) + 1)]
     groups = {task: ([task], 1.0) for task in tasks}

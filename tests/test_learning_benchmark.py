@@ -75,6 +75,19 @@ def test_summary_and_plots_are_written(results):
     assert (results / "curves.png").stat().st_size > 10_000 and (results / "temperature.png").exists()
 
 
+def test_summary_pairs_every_learner_with_sb3_at_each_replay_ratio(results):
+    """With runs of SB3's SAC at two gradient steps per step, the summary adds a second paired table
+    against them (the equal-update baseline of a learner at two steps), beside the one against sb3-sac."""
+    pytest.importorskip("rliable")
+    write_run(results, "sb3-sac-rr2", "cheetah-run", 0, [0.0, 100.0, 280.0])
+    write_run(results, "sb3-sac-rr2", "cheetah-run", 1, [0.0, 100.0, 420.0])
+    text = learning.summarize(results, "cmd")
+    rr1 = text.split("Paired with sb3-sac on")[1].split("Paired with")[0]
+    rr2 = text.split("Paired with sb3-sac-rr2 on")[1]
+    assert "| cheetah-run | +50.0 [+30, +70]; 2 / 0 | +50.0 [+50, +50]; 2 / 0 |" in rr1  # sb3-sac-rr2, softac
+    assert "| cheetah-run | -50.0 [-30, -70]; 0 / 2 | +0.0 [+20, -20]; 1 / 1 |" in rr2  # sb3-sac, softac
+
+
 def test_largest_drop_is_the_deepest_fall_below_the_best_so_far(tmp_path):
     write_run(tmp_path, "ddpg", "cheetah-run", 0, [0.0, 300.0, 100.0, 250.0, 50.0, 400.0])  # 300 -> 50
     write_run(tmp_path, "ddpg", "cheetah-run", 1, [0.0, 100.0, 200.0])  # never drops
@@ -238,6 +251,10 @@ def test_five_tasks_report_takes_each_task_from_its_study_and_pools_common_seeds
     write_run(tmp_path / "presets_ar1", "droq-rr2", "walker-walk", 0, [0.0, 1.0, 548.2])
     walker = next(line for line in five_tasks.report(tmp_path).splitlines() if line.startswith("| walker-walk (1) |"))
     assert "| 548.2 [548]; IQM 548.2 (1 run, no CI) |" in walker  # one seed: no bootstrap interval to show
+    assert "| cheetah-run | crossq-qf256 | sb3-sac | +300.0 [+300, +300, +300]; 3 / 0 |" in text
+    assert "| walker-walk | sr_sac-rr2 | sb3-sac-rr2 | not run |" in text  # paired at equal gradient steps
+    write_run(tmp_path / "presets_ar1", "sb3-sac-rr2", "walker-walk", 1, [0.0, 1.0, 900.0])
+    assert "| walker-walk | sr_sac-rr2 | sb3-sac-rr2 | -100.0 [-100]; 0 / 1 |" in five_tasks.report(tmp_path)
     assert "| SB3 SAC | 0, 1, 2 | 0.500 [0.500, 0.500] |" in text
     assert "| SoftAC, zoo config | 0, 1, 2 | 0.800 [0.800, 0.800] |" in text
     assert "| SoftAC default | - | not every task has a finished run |" in text  # no sac runs on the crossq tasks
