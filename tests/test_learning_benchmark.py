@@ -1,6 +1,8 @@
 """benchmarks/learning.py's bookkeeping: resumable run list, final returns, published numbers, summary and plots."""
 
 import csv
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -258,3 +260,43 @@ def test_five_tasks_report_takes_each_task_from_its_study_and_pools_common_seeds
     assert "| SB3 SAC | 0, 1, 2 | 0.500 [0.500, 0.500] |" in text
     assert "| SoftAC, zoo config | 0, 1, 2 | 0.800 [0.800, 0.800] |" in text
     assert "| SoftAC default | - | not every task has a finished run |" in text  # no sac runs on the crossq tasks
+
+
+RESULTS = learning.REPO / "benchmarks" / "results"
+STUDIES = sorted(path.parent.name for path in RESULTS.glob("*/summary.md"))
+
+
+def committed_runs(study: str, into: Path) -> Path:
+    """Copy a study's committed run CSVs (finished and stopped ones; not a run in flight in this checkout)
+    and its commands.txt into ``into / study``."""
+    folder = RESULTS / study
+    listed = subprocess.run(
+        ["git", "ls-files", "--", "runs/*.csv"], cwd=folder, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert listed, f"{folder} has no committed run CSVs"
+    (into / study / "runs").mkdir(parents=True)
+    for name in listed:
+        shutil.copy(folder / name, into / study / name)
+    if (folder / "commands.txt").exists():
+        shutil.copy(folder / "commands.txt", into / study / "commands.txt")
+    return into / study
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_committed_summary_is_what_learning_py_makes_from_the_committed_runs(study, tmp_path):
+    """Each study's summary.md is current: regenerating it from the committed CSVs changes nothing."""
+    made = learning.summarize(committed_runs(study, tmp_path), command="unused: commands.txt exists")
+    assert made == (RESULTS / study / "summary.md").read_text(), (
+        f"benchmarks/results/{study}/summary.md is stale: run "
+        f"`python benchmarks/learning.py --aggregate-only --out benchmarks/results/{study}` and commit it"
+    )
+
+
+def test_committed_five_task_report_is_what_five_tasks_py_makes_from_the_committed_runs(tmp_path):
+    from benchmarks import five_tasks
+
+    for study in five_tasks.STUDIES:
+        committed_runs(study, tmp_path)
+    assert five_tasks.report(tmp_path) == (RESULTS / "five_tasks.md").read_text(), (
+        "benchmarks/results/five_tasks.md is stale: run `python benchmarks/five_tasks.py` and commit it"
+    )
