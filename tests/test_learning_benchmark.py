@@ -2,7 +2,6 @@
 
 import csv
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -267,16 +266,14 @@ STUDIES = sorted(path.parent.name for path in RESULTS.glob("*/summary.md"))
 
 
 def committed_runs(study: str, into: Path) -> Path:
-    """Copy a study's committed run CSVs (finished and stopped ones; not a run in flight in this checkout)
-    and its commands.txt into ``into / study``."""
+    """Copy a study's run CSVs (finished and stopped ones) and its commands.txt into ``into / study``.
+    In a fresh clone these are the committed ones; a run in flight in this checkout makes them differ."""
     folder = RESULTS / study
-    listed = subprocess.run(
-        ["git", "ls-files", "--", "runs/*.csv"], cwd=folder, capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert listed, f"{folder} has no committed run CSVs"
+    csvs = sorted((folder / "runs").glob("*.csv"))
+    assert csvs, f"{folder} has no run CSVs"
     (into / study / "runs").mkdir(parents=True)
-    for name in listed:
-        shutil.copy(folder / name, into / study / name)
+    for path in csvs:
+        shutil.copy(path, into / study / "runs" / path.name)
     if (folder / "commands.txt").exists():
         shutil.copy(folder / "commands.txt", into / study / "commands.txt")
     return into / study
